@@ -1,0 +1,121 @@
+import { mkdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@electric-sql/pglite'
+import { sql } from 'drizzle-orm'
+import type { ExtractTablesWithRelations, Logger } from 'drizzle-orm'
+import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import postgres from 'postgres'
+import * as schema from './schema/index.js'
+
+// The two drivers behind one function. Everything above this file sees a `Db` and never
+// knows whether PostgreSQL or the embedded PGlite answers.
+
+export type Schema = typeof schema
+export type Db = PgDatabase<PgQueryResultHKT, Schema>
+export type Tx = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>
+/** A query runs on the database or inside a transaction the service opened. */
+export type Executor = Db | Tx
+
+export type DatabaseTarget = { kind: 'postgres'; url: string; poolMax: number } | { kind: 'pglite'; dir: string }
+
+export interface Database {
+  kind: DatabaseTarget['kind']
+  db: Db
+  /** Applies pending migrations; on PostgreSQL under an advisory lock, so several processes may call it. */
+  migrate(): Promise<void>
+  /** True when every migration in db/migrations has been applied. */
+  migrationsCurrent(): Promise<boolean>
+  close(): Promise<void>
+}
+
+export interface OpenOptions {
+  /** Called with each SQL statement sent; tests count round trips with it. */
+  onQuery?: (query: string) => void
+}
+
+export const migrationsFolder = path.join(path.dirname(fileURLToPath(import.meta.url)), 'migrations')
+const MIGRATION_LOCK_KEY = 0x636f6e73 // "cons"
+
+export async function openDatabase(target: DatabaseTarget, options: OpenOptions = {}): Promise<Database> {
+  const logger: Logger | undefined = options.onQuery
+    ? { logQuery: (query) => options.onQuery!(query) }
+    : undefined
+  return target.kind === 'postgres' ? openPostgres(target, logger) : openPglite(target, logger)
+}
+
+async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }>, logger?: Logger): Promise<Database> {
+  const client = postgres(target.url, { max: target.poolMax, onnotice: () => {} })
+  const db = drizzlePostgres({ client, schema, ...(logger ? { logger } : {}) }) as unknown as Db
+  return {
+    kind: 'postgres',
+    db,
+    async migrate() {
+      // One dedicated connection holds the session-level lock for the whole run.
+      const lockClient = postgres(target.url, { max: 1, onnotice: () => {} })
+      try {
+        await lockClient`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`
+        await migratePostgres(drizzlePostgres({ client: lockClient }), { migrationsFolder })
+        await lockClient`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`
+      } finally {
+        await lockClient.end()
+      }
+    },
+    migrationsCurrent: () => migrationsCurrent(db),
+    close: () => client.end({ timeout: 5 }),
+  }
+}
+
+async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>, logger?: Logger): Promise<Database> {
+  const inMemory = target.dir.startsWith('memory://')
+  if (!inMemory) mkdirSync(target.dir, { recursive: true })
+  const client = new PGlite(inMemory ? undefined : target.dir)
+  await client.waitReady
+  const db = drizzlePglite({ client, schema, ...(logger ? { logger } : {}) }) as unknown as Db
+  return {
+    kind: 'pglite',
+    db,
+    migrate: () => migratePglite(drizzlePglite({ client }), { migrationsFolder }),
+    migrationsCurrent: () => migrationsCurrent(db),
+    close: () => client.close(),
+  }
+}
+
+interface Journal {
+  entries: { when: number }[]
+}
+
+// The newest migration this code ships, read once: /ready is polled and must not read files.
+const latestMigration = Math.max(
+  ...(JSON.parse(readFileSync(path.join(migrationsFolder, 'meta', '_journal.json'), 'utf8')) as Journal).entries.map(
+    (entry) => entry.when,
+  ),
+)
+
+async function migrationsCurrent(db: Db): Promise<boolean> {
+  try {
+    const rows = await db.execute(
+      sql`select max(created_at) as created_at from drizzle.__drizzle_migrations`,
+    )
+    const applied = Number(rowsOf<{ created_at: string | number }>(rows)[0]?.created_at)
+    return Number.isFinite(applied) && applied >= latestMigration
+  } catch {
+    return false
+  }
+}
+
+/** `execute` answers an array on postgres.js and `{ rows }` on PGlite. */
+export function rowsOf<T>(result: unknown): T[] {
+  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? [])
+}
+
+/** Services open transactions through this, so a change and its audit entry commit together. */
+export type InTransaction = <T>(work: (tx: Tx) => Promise<T>) => Promise<T>
+
+export function transactionRunner(db: Db): InTransaction {
+  return (work) => db.transaction(work)
+}

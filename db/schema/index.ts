@@ -1,0 +1,7 @@
+export * from './accounts.js'
+export * from './users.js'
+export * from './groups.js'
+export * from './audit.js'
+export * from './settings.js'
+export * from './idempotency.js'
+export * from './meetings.js'

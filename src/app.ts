@@ -1,0 +1,83 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import type { Database } from '../db/client.js'
+import type { Config } from './config.js'
+import { type Clock, systemClock } from './lib/clock.js'
+import accountsRoutes from './modules/accounts/accounts.routes.js'
+import auditRoutes from './modules/audit/audit.routes.js'
+import groupsRoutes from './modules/groups/groups.routes.js'
+import meetingsRoutes from './modules/meetings/meetings.routes.js'
+import idempotency from './modules/idempotency/idempotency.plugin.js'
+import healthRoutes from './modules/health/health.routes.js'
+import usersRoutes from './modules/users/users.routes.js'
+import settingsRoutes from './modules/settings/settings.routes.js'
+import privacySignals from './modules/settings/settings.signals.js'
+import auth from './plugins/auth.js'
+import database from './plugins/database.js'
+import openapi from './plugins/openapi.js'
+import problem from './plugins/problem.js'
+import securityHeaders from './plugins/security-headers.js'
+import { createServices } from './services.js'
+
+export interface AppOptions {
+  config: Config
+  /** An open, migrated database; the caller closes it. */
+  database: Database
+  clock?: Clock
+  /** false silences the logger (tests); a stream receives its lines instead of stdout. */
+  logger?: false | { stream: NodeJS.WritableStream }
+}
+
+export const LOG_REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  '*.email',
+  '*.displayName',
+  '*.guardianConsent',
+  '*.birthDate',
+]
+
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    logger:
+      options.logger === false
+        ? false
+        : {
+            level: config.logLevel,
+            redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+            ...(options.logger ? { stream: options.logger.stream } : {}),
+          },
+    bodyLimit: config.bodyLimit,
+    // Two parameters with the same name, or a JSON body with __proto__, are refused rather than merged.
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+  }).withTypeProvider<ZodTypeProvider>()
+  // Bodies are JSON only: fastify's text/plain parser would turn a text body into a 400 instead of a 415.
+  app.removeContentTypeParser('text/plain')
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  // Order matters: /docs is registered before auth, so it is the only part that needs no token
+  // without saying so; every later route is authenticated unless it declares `public`.
+  await app.register(problem)
+  await app.register(securityHeaders)
+  await app.register(openapi)
+  await app.register(database, { database: options.database })
+  const clock = options.clock ?? systemClock
+  const services = createServices(options.database, clock, { joinUrlBase: config.joinUrlBase })
+  app.decorate('services', services)
+  await app.register(auth, { config, userStatus: services.repositories.users.statusOf })
+
+  await app.register(privacySignals)
+  await app.register(idempotency, { repository: services.repositories.idempotency, clock })
+  await app.register(healthRoutes)
+  await app.register(accountsRoutes, { prefix: '/v1' })
+  await app.register(usersRoutes, { prefix: '/v1' })
+  await app.register(groupsRoutes, { prefix: '/v1' })
+  await app.register(settingsRoutes, { prefix: '/v1' })
+  await app.register(meetingsRoutes, { prefix: '/v1' })
+  await app.register(auditRoutes, { prefix: '/v1' })
+  return app
+}

@@ -1,0 +1,69 @@
+// Typed domain errors. Services throw these; the problem plugin is the only place that turns
+// them (and every other error) into an RFC 9457 body.
+
+export interface ProblemItem {
+  /** JSON pointer into the request, for example `/body/email`. */
+  pointer?: string
+  detail: string
+  code?: string
+  [extra: string]: unknown
+}
+
+export class DomainError extends Error {
+  /** The problem's title follows from its status (see the problem plugin). */
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    detail: string,
+    readonly errors?: ProblemItem[],
+    readonly extensions?: Record<string, unknown>,
+  ) {
+    super(detail)
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(what: string) {
+    super(404, 'not_found', `${what} not found`)
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(detail = 'Your roles do not allow this operation') {
+    super(403, 'forbidden', detail)
+  }
+}
+
+export class UnauthorizedError extends DomainError {
+  constructor(detail = 'A valid bearer token is required') {
+    super(401, 'unauthorized', detail)
+  }
+}
+
+export class ConflictError extends DomainError {
+  constructor(code: string, detail: string, errors?: ProblemItem[], extensions?: Record<string, unknown>) {
+    super(409, code, detail, errors, extensions)
+  }
+}
+
+export class ValidationError extends DomainError {
+  constructor(detail: string, errors: ProblemItem[]) {
+    super(400, 'validation_failed', detail, errors)
+  }
+}
+
+/** The SQLSTATE of a database error, wherever the driver or drizzle wrapped it. */
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code
+  }
+  return undefined
+}
+
+export const isUniqueViolation = (error: unknown) => sqlState(error) === '23505'
+
+/** An RFC 6901 JSON pointer: each segment with `~` and `/` escaped. */
+export function jsonPointer(...segments: string[]): string {
+  return segments.map((segment) => `/${segment.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('')
+}

@@ -1,0 +1,56 @@
+import { type Principal, requireAccountRole } from '../../lib/access.js'
+import { decodeCursor, toPage } from '../../lib/pagination.js'
+import { entryHash, GENESIS_HASH } from './audit.chain.js'
+import type { AuditEntryRow, AuditRepository } from './audit.repository.js'
+
+const VERIFY_BATCH = 1000
+
+export function toAuditEntry(row: AuditEntryRow) {
+  return {
+    id: row.id,
+    seq: row.seq,
+    at: row.at.toISOString(),
+    actor: { type: row.actorType, id: row.actorId },
+    action: row.action,
+    target: { type: row.targetType, id: row.targetId },
+    details: row.details,
+    prevHash: row.prevHash,
+    hash: row.hash,
+  }
+}
+
+export function createAuditService(audit: AuditRepository) {
+  return {
+    async list(principal: Principal, accountId: string, query: { limit: number; cursor?: string | undefined }) {
+      requireAccountRole(principal, accountId, ['admin'])
+      const after = Number(decodeCursor(query.cursor, 'seq') ?? 0)
+      const rows = await audit.page(accountId, after, query.limit + 1)
+      return toPage(rows, query.limit, (row) => String(row.seq), toAuditEntry)
+    },
+
+    /** Recomputes the chain from the start: an edited, removed or reordered entry breaks it. */
+    async verify(principal: Principal, accountId: string) {
+      requireAccountRole(principal, accountId, ['admin'])
+      const head = await audit.head(accountId)
+      let prevHash = GENESIS_HASH
+      let expectedSeq = 1
+      let checked = 0
+      for (;;) {
+        const rows = await audit.page(accountId, expectedSeq - 1, VERIFY_BATCH)
+        for (const row of rows) {
+          checked++
+          if (row.seq !== expectedSeq || row.prevHash !== prevHash || entryHash(prevHash, row) !== row.hash) {
+            return { valid: false, entriesChecked: checked, firstInvalidSeq: Math.min(row.seq, expectedSeq), headSeq: head?.seq ?? 0 }
+          }
+          prevHash = row.hash
+          expectedSeq++
+        }
+        if (rows.length < VERIFY_BATCH) break
+      }
+      const headSeq = head?.seq ?? 0
+      // Entries missing from the end show up as a head that points past the last entry.
+      const tailIntact = headSeq === expectedSeq - 1 && (head?.hash ?? GENESIS_HASH) === prevHash
+      return { valid: tailIntact, entriesChecked: checked, firstInvalidSeq: tailIntact ? null : expectedSeq, headSeq }
+    },
+  }
+}

@@ -1,0 +1,199 @@
+import { and, asc, eq, exists, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm'
+import type { Db, Executor } from '../../../db/client.js'
+import { meetings, participants, presenceIntervals, users } from '../../../db/schema/index.js'
+
+export type MeetingRow = typeof meetings.$inferSelect
+export type ParticipantRow = typeof participants.$inferSelect
+export type PresenceRow = typeof presenceIntervals.$inferSelect
+export type MeetingStatus = MeetingRow['status']
+
+// Meetings, their participants and presence intervals; every query names the account.
+export function createMeetingsRepository(db: Db) {
+  const byId = db
+    .select()
+    .from(meetings)
+    .where(and(eq(meetings.accountId, sql.placeholder('accountId')), eq(meetings.id, sql.placeholder('meetingId'))))
+    .prepare('meeting_by_id')
+
+  const participantOfUser = db
+    .select()
+    .from(participants)
+    .where(
+      and(
+        eq(participants.accountId, sql.placeholder('accountId')),
+        eq(participants.meetingId, sql.placeholder('meetingId')),
+        eq(participants.userId, sql.placeholder('userId')),
+      ),
+    )
+    .prepare('participant_of_user')
+
+  return {
+    async findById(accountId: string, meetingId: string, tx?: Executor): Promise<MeetingRow | undefined> {
+      const rows = tx
+        ? await tx.select().from(meetings).where(and(eq(meetings.accountId, accountId), eq(meetings.id, meetingId)))
+        : await byId.execute({ accountId, meetingId })
+      return rows[0]
+    },
+
+    /**
+     * The meeting row, locked until the transaction ends: `share` for work that needs the status
+     * to hold (a join while live), `update` for work that changes the row. A transition's UPDATE
+     * waits for these locks, so a check made under one stays true until commit.
+     */
+    async lock(tx: Executor, accountId: string, meetingId: string, strength: 'share' | 'update'): Promise<MeetingRow | undefined> {
+      const [row] = await tx
+        .select()
+        .from(meetings)
+        .where(and(eq(meetings.accountId, accountId), eq(meetings.id, meetingId)))
+        .for(strength)
+      return row
+    },
+
+    async insert(tx: Executor, row: typeof meetings.$inferInsert): Promise<MeetingRow> {
+      const [inserted] = await tx.insert(meetings).values(row).returning()
+      return inserted!
+    },
+
+    async update(tx: Executor, accountId: string, meetingId: string, changes: Partial<typeof meetings.$inferInsert>) {
+      const [updated] = await tx
+        .update(meetings)
+        .set(changes)
+        .where(and(eq(meetings.accountId, accountId), eq(meetings.id, meetingId)))
+        .returning()
+      return updated
+    },
+
+    /** Moves the meeting only if it is still in `from`: two racing transitions cannot both win. */
+    async transition(tx: Executor, accountId: string, meetingId: string, from: MeetingStatus, changes: Partial<typeof meetings.$inferInsert>) {
+      const [updated] = await tx
+        .update(meetings)
+        .set(changes)
+        .where(and(eq(meetings.accountId, accountId), eq(meetings.id, meetingId), eq(meetings.status, from)))
+        .returning()
+      return updated
+    },
+
+    page(
+      accountId: string,
+      options: { afterId?: string | undefined; limit: number; from?: Date | undefined; to?: Date | undefined; visibleTo?: string | undefined },
+    ): Promise<MeetingRow[]> {
+      const visibleTo = options.visibleTo
+      return db
+        .select()
+        .from(meetings)
+        .where(
+          and(
+            eq(meetings.accountId, accountId),
+            options.afterId ? gt(meetings.id, options.afterId) : undefined,
+            options.from ? gte(meetings.scheduledStart, options.from) : undefined,
+            options.to ? lt(meetings.scheduledStart, options.to) : undefined,
+            visibleTo
+              ? or(
+                  eq(meetings.hostUserId, visibleTo),
+                  exists(
+                    db
+                      .select({ one: sql`1` })
+                      .from(participants)
+                      .where(
+                        and(
+                          eq(participants.accountId, meetings.accountId),
+                          eq(participants.meetingId, meetings.id),
+                          eq(participants.userId, visibleTo),
+                        ),
+                      ),
+                  ),
+                )
+              : undefined,
+          ),
+        )
+        .orderBy(asc(meetings.id))
+        .limit(options.limit)
+    },
+
+    async participantOfUser(accountId: string, meetingId: string, userId: string, tx?: Executor) {
+      const rows = tx
+        ? await tx
+            .select()
+            .from(participants)
+            .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), eq(participants.userId, userId)))
+        : await participantOfUser.execute({ accountId, meetingId, userId })
+      return rows[0]
+    },
+
+    async participant(accountId: string, meetingId: string, participantId: string, tx: Executor = db) {
+      const [row] = await tx
+        .select()
+        .from(participants)
+        .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), eq(participants.id, participantId)))
+      return row
+    },
+
+    /**
+     * The user's participant row, created on first join; a rejoin reuses it. Minor status only
+     * ever turns on: a user who was a minor at any join of this meeting stays protected as one.
+     */
+    async ensureUserParticipant(tx: Executor, row: typeof participants.$inferInsert): Promise<ParticipantRow> {
+      const [upserted] = await tx
+        .insert(participants)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [participants.accountId, participants.meetingId, participants.userId],
+          targetWhere: sql`${participants.userId} is not null`,
+          set: { isMinor: sql`${participants.isMinor} or excluded.is_minor` },
+        })
+        .returning()
+      return upserted!
+    },
+
+    async insertParticipant(tx: Executor, row: typeof participants.$inferInsert): Promise<ParticipantRow> {
+      const [inserted] = await tx.insert(participants).values(row).returning()
+      return inserted!
+    },
+
+    /** False when the participant already has an open stay (the partial unique index decides). */
+    async openStay(tx: Executor, row: typeof presenceIntervals.$inferInsert): Promise<boolean> {
+      const inserted = await tx.insert(presenceIntervals).values(row).onConflictDoNothing().returning({ id: presenceIntervals.id })
+      return inserted.length > 0
+    },
+
+    /** Closes the participant's open stay; false when there is none. */
+    async closeStay(tx: Executor, accountId: string, participantId: string, at: Date): Promise<boolean> {
+      const closed = await tx
+        .update(presenceIntervals)
+        .set({ leftAt: at })
+        .where(and(eq(presenceIntervals.accountId, accountId), eq(presenceIntervals.participantId, participantId), isNull(presenceIntervals.leftAt)))
+        .returning({ id: presenceIntervals.id })
+      return closed.length > 0
+    },
+
+    async closeAllStays(tx: Executor, accountId: string, meetingId: string, at: Date): Promise<number> {
+      const closed = await tx
+        .update(presenceIntervals)
+        .set({ leftAt: at })
+        .where(and(eq(presenceIntervals.accountId, accountId), eq(presenceIntervals.meetingId, meetingId), isNull(presenceIntervals.leftAt)))
+        .returning({ id: presenceIntervals.id })
+      return closed.length
+    },
+
+    participantsPage(accountId: string, meetingId: string, afterId: string | undefined, limit: number) {
+      return db
+        .select({ participant: participants, userDisplayName: users.displayName })
+        .from(participants)
+        .leftJoin(users, and(eq(users.accountId, participants.accountId), eq(users.id, participants.userId)))
+        .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), afterId ? gt(participants.id, afterId) : undefined))
+        .orderBy(asc(participants.id))
+        .limit(limit)
+    },
+
+    stays(accountId: string, participantIds: string[]): Promise<PresenceRow[]> {
+      if (participantIds.length === 0) return Promise.resolve([])
+      return db
+        .select()
+        .from(presenceIntervals)
+        .where(and(eq(presenceIntervals.accountId, accountId), inArray(presenceIntervals.participantId, participantIds)))
+        .orderBy(asc(presenceIntervals.joinedAt))
+    },
+  }
+}
+
+export type MeetingsRepository = ReturnType<typeof createMeetingsRepository>

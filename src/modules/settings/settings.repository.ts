@@ -1,0 +1,134 @@
+import { and, eq, inArray, sql } from 'drizzle-orm'
+import { type Db, type Executor, rowsOf } from '../../../db/client.js'
+import { settingLocks, settingValues, consentRecords } from '../../../db/schema/index.js'
+import type { Layer } from './settings.catalog.js'
+import type { Chain, ChainLock, ChainValue } from './settings.resolve.js'
+
+/** Which layers a chain includes: the account always, then optionally one group or a user's groups, a user, a meeting. */
+export interface ChainScope {
+  accountId: string
+  groupId?: string
+  userId?: string
+  meetingId?: string
+}
+
+interface ChainRow {
+  row_kind: 'value' | 'lock' | 'user'
+  layer: Layer
+  scope_id: string
+  key: string
+  value: unknown
+  origin: ChainValue['origin'] | null
+  kind: ChainLock['kind'] | null
+  by: string
+  at: string | Date
+  rank: number | null
+}
+
+export function createSettingsRepository(db: Db) {
+  return {
+    /**
+     * Every value and lock of a chain in one round trip, whatever the number of keys and groups;
+     * for a user chain also the user's status, so callers need no second query to know they exist.
+     * Columns are qualified on purpose: an unqualified name inside a union would bind to the wrong table.
+     */
+    async loadChain(scope: ChainScope, tx: Executor = db): Promise<Chain> {
+      const user = scope.userId ?? null
+      const meeting = scope.meetingId ?? null
+      const groupIds = scope.groupId
+        ? sql`select ${scope.groupId}::uuid`
+        : sql`select gm.group_id from group_members gm where gm.account_id = ${scope.accountId} and gm.user_id = ${user}::uuid`
+      const result = await tx.execute(sql`
+        select 'value' as row_kind, v.layer, v.scope_id, v.key, v.value, v.origin, null::text as kind,
+               v.updated_by as by, v.updated_at as at, g.rank
+          from setting_values v
+          left join groups g on v.layer = 'group' and g.account_id = v.account_id and g.id = v.scope_id
+         where v.account_id = ${scope.accountId}
+           and ((v.layer = 'account' and v.scope_id = ${scope.accountId})
+             or (v.layer = 'group' and v.scope_id in (${groupIds}))
+             or (v.layer = 'user' and v.scope_id = ${user}::uuid)
+             or (v.layer = 'meeting' and v.scope_id = ${meeting}::uuid))
+        union all
+        select 'lock', l.layer, l.scope_id, l.key, null, null, l.kind, l.locked_by, l.locked_at, g.rank
+          from setting_locks l
+          left join groups g on l.layer = 'group' and g.account_id = l.account_id and g.id = l.scope_id
+         where l.account_id = ${scope.accountId}
+           and ((l.layer = 'account' and l.scope_id = ${scope.accountId})
+             or (l.layer = 'group' and l.scope_id in (${groupIds})))
+        union all
+        select 'user', 'user', u.id, u.status, null, null, null, null, null, null
+          from users u
+         where u.account_id = ${scope.accountId} and u.id = ${user}::uuid`)
+      const chain: Chain = { values: [], locks: [] }
+      for (const row of rowsOf<ChainRow>(result)) {
+        if (row.row_kind === 'user') {
+          chain.userStatus = row.key
+          continue
+        }
+        const common = { scopeId: row.scope_id, key: row.key, by: row.by, at: new Date(row.at), rank: row.rank === null ? null : Number(row.rank) }
+        if (row.row_kind === 'value') chain.values.push({ ...common, layer: row.layer, value: row.value, origin: row.origin ?? 'explicit' })
+        else chain.locks.push({ ...common, layer: row.layer as ChainLock['layer'], kind: row.kind! })
+      }
+      return chain
+    },
+
+    /** Serialises settings writes of one account, so a lock and a lower write cannot pass each other. */
+    async lockAccount(tx: Executor, accountId: string) {
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${accountId}, 7))`)
+    },
+
+    async upsertValue(tx: Executor, row: typeof settingValues.$inferInsert) {
+      await tx
+        .insert(settingValues)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [settingValues.accountId, settingValues.layer, settingValues.scopeId, settingValues.key],
+          set: { value: sql`excluded.value`, origin: sql`excluded.origin`, updatedBy: sql`excluded.updated_by`, updatedAt: sql`excluded.updated_at` },
+        })
+    },
+
+    async deleteValues(tx: Executor, accountId: string, layer: Layer, scopeId: string, keys: string[]) {
+      if (keys.length === 0) return
+      await tx
+        .delete(settingValues)
+        .where(
+          and(
+            eq(settingValues.accountId, accountId),
+            eq(settingValues.layer, layer),
+            eq(settingValues.scopeId, scopeId),
+            inArray(settingValues.key, keys),
+          ),
+        )
+    },
+
+    async upsertLock(tx: Executor, row: typeof settingLocks.$inferInsert) {
+      await tx
+        .insert(settingLocks)
+        .values(row)
+        .onConflictDoUpdate({
+          target: [settingLocks.accountId, settingLocks.layer, settingLocks.scopeId, settingLocks.key],
+          set: { kind: sql`excluded.kind`, lockedBy: sql`excluded.locked_by`, lockedAt: sql`excluded.locked_at` },
+        })
+    },
+
+    async deleteLocks(tx: Executor, accountId: string, layer: 'account' | 'group', scopeId: string, keys: string[]) {
+      if (keys.length === 0) return
+      await tx
+        .delete(settingLocks)
+        .where(
+          and(
+            eq(settingLocks.accountId, accountId),
+            eq(settingLocks.layer, layer),
+            eq(settingLocks.scopeId, scopeId),
+            inArray(settingLocks.key, keys),
+          ),
+        )
+    },
+
+    async insertConsentRecords(tx: Executor, rows: (typeof consentRecords.$inferInsert)[]) {
+      if (rows.length > 0) await tx.insert(consentRecords).values(rows)
+    },
+  }
+}
+
+export type SettingsRepository = ReturnType<typeof createSettingsRepository>

@@ -1,0 +1,98 @@
+import fastifyJwt from '@fastify/jwt'
+import type { FastifyRequest } from 'fastify'
+import fp from 'fastify-plugin'
+import { z } from 'zod'
+import type { Config } from '../config.js'
+import { type Principal, ROLES } from '../lib/access.js'
+import { UnauthorizedError } from '../lib/errors.js'
+import { isUuid } from '../lib/ids.js'
+import { resolveVerificationKey } from '../lib/jwt-keys.js'
+
+// Bearer JWT on every route that does not declare `config: { public: true }`. The claims are
+// checked by a schema after the signature, so a well-signed token with a malformed role list is
+// still refused.
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal
+  }
+  interface FastifyContextConfig {
+    /** The route needs no bearer token (health, docs, well-known documents). */
+    public?: boolean
+  }
+}
+
+const ClaimsSchema = z.object({
+  sub: z.string().min(1).max(200),
+  acc: z.uuid(),
+  roles: z.array(z.enum(ROLES)).min(1),
+  exp: z.number(),
+})
+
+
+export interface AuthOptions {
+  config: Config
+  /** The status of the user a token names, or undefined when there is no such user. */
+  userStatus: (accountId: string, userId: string) => Promise<string | undefined>
+}
+
+export default fp<AuthOptions>(
+  async (app, { config, userStatus }) => {
+    const key = resolveVerificationKey(config)
+    const verify = {
+      algorithms: [key.algorithm],
+      // fast-jwt checks iss/aud only when present, so a configured one is also a required claim.
+      requiredClaims: [
+        'sub',
+        'acc',
+        'roles',
+        'exp',
+        ...(config.jwt.issuer ? ['iss'] : []),
+        ...(config.jwt.audience ? ['aud'] : []),
+      ],
+      ...(config.jwt.issuer ? { allowedIss: config.jwt.issuer } : {}),
+      ...(config.jwt.audience ? { allowedAud: config.jwt.audience } : {}),
+    }
+    await app.register(fastifyJwt, {
+      secret: key.algorithm === 'HS256' ? key.secret : { public: key.publicKey },
+      sign: key.algorithm === 'HS256' ? { algorithm: 'HS256' } : { algorithm: key.algorithm },
+      verify,
+    })
+
+    app.decorateRequest('principal', null as unknown as Principal)
+
+    async function authenticate(request: FastifyRequest) {
+      let payload: unknown
+      try {
+        payload = await request.jwtVerify()
+      } catch (error) {
+        const code = (error as { code?: string }).code
+        throw new UnauthorizedError(
+          code === 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
+            ? 'The bearer token has expired'
+            : code === 'FST_JWT_NO_AUTHORIZATION_IN_HEADER'
+              ? 'A bearer token is required'
+              : 'The bearer token is not valid',
+        )
+      }
+      const claims = ClaimsSchema.safeParse(payload)
+      if (!claims.success) throw new UnauthorizedError('The bearer token claims are not valid')
+      const { sub, acc, roles } = claims.data
+      // A token outlives a cancellation: a user subject must still exist and not be cancelled,
+      // so cancelling an admin ends their power at once (P-DSR-5). Service principals (platform,
+      // a recorder whose subject is not a user id) have no user row.
+      if (isUuid(sub) && !roles.includes('platform')) {
+        const status = await userStatus(acc, sub)
+        if (status === undefined || status === 'cancelled') throw new UnauthorizedError('The token\'s user is not active')
+      }
+      request.principal = { subject: sub, accountId: acc, roles }
+    }
+
+    app.addHook('onRoute', (route) => {
+      if (route.config?.public) return
+      const existing = route.onRequest ? (Array.isArray(route.onRequest) ? route.onRequest : [route.onRequest]) : []
+      route.onRequest = [authenticate, ...existing]
+    })
+  },
+  { name: 'auth' },
+)

@@ -1,0 +1,60 @@
+import { openDatabase } from '../db/client.js'
+import { buildApp } from './app.js'
+import { ConfigError, loadConfig } from './config.js'
+import { signToken } from './lib/jwt-keys.js'
+import { ensureDemoAdmin } from './modules/accounts/accounts.demo.js'
+
+// config → database → app → listen → graceful close. Nothing else lives here.
+
+async function main() {
+  let config
+  try {
+    config = loadConfig()
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message)
+      process.exit(1)
+    }
+    throw error
+  }
+
+  const database = await openDatabase(config.database)
+  if (config.migrateOnStart) await database.migrate()
+  const app = await buildApp({ config, database })
+
+  let closing = false
+  const close = async (signal: string) => {
+    if (closing) return
+    closing = true
+    app.log.info({ signal }, 'shutting down')
+    const force = setTimeout(() => process.exit(1), 10_000).unref()
+    await app.close()
+    await database.close()
+    clearTimeout(force)
+    process.exit(0)
+  }
+  process.once('SIGINT', () => void close('SIGINT'))
+  process.once('SIGTERM', () => void close('SIGTERM'))
+
+  const address = await app.listen({ port: config.port, host: config.host })
+  const base = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost')
+
+  const lines = [`Consentry is listening on ${base} (${database.kind === 'pglite' ? `embedded database in ${config.database.kind === 'pglite' ? config.database.dir : ''}` : 'PostgreSQL'})`, `  API docs:  ${base}/docs   OpenAPI: ${base}/openapi.json`]
+  if (config.demoBootstrap && config.jwt.algorithm === 'HS256') {
+    const demo = await ensureDemoAdmin(app.services)
+    if (demo) {
+      const token = signToken(config, { sub: demo.userId, acc: demo.accountId, roles: ['admin', 'member'] }, { expiresInSeconds: 12 * 3600 })
+      lines.push(
+        `  Demo admin token (12 h): ${token}`,
+        `  Try:  curl -s -H "Authorization: Bearer ${token}" ${base}/v1/me`,
+        '  More tokens:  npm run token -- --sub <userId> --acc <accountId> --roles admin,member',
+      )
+    }
+  }
+  console.log(lines.join('\n'))
+}
+
+main().catch((error) => {
+  console.error('Consentry failed to start:', error instanceof Error ? error.message : error)
+  process.exit(1)
+})

@@ -1,0 +1,133 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { z } from 'zod'
+import { eq } from 'drizzle-orm'
+import { users } from '../../db/schema/index.js'
+import { buildApp } from '../../src/app.js'
+import { buildTestApp, createTenant, testConfig, testDatabase, tokenFor } from '../helpers/app.js'
+
+t.test('an unknown route is a 404 problem', async (t) => {
+  const api = await buildTestApp(t)
+  const res = await api.request({ method: 'GET', url: '/v1/nothing-here' })
+  t.equal(res.status, 404)
+  t.equal(res.body.code, 'route_not_found')
+  t.match(res.headers['content-type'], /^application\/problem\+json/)
+  t.equal(res.body.type, 'urn:consentry:problem:route_not_found')
+})
+
+t.test('request bodies: size limit, media type, JSON syntax', async (t) => {
+  const api = await buildTestApp(t, { env: { BODY_LIMIT: '2048' } })
+  const tenant = await createTenant(api)
+  const url = `/v1/accounts/${tenant.accountId}/users`
+  const db = (await testDatabase()).db
+  const count = async () => (await db.select().from(users).where(eq(users.accountId, tenant.accountId))).length
+  const before = await count()
+
+  const big = await api.request({
+    method: 'POST',
+    url,
+    token: tenant.admin,
+    body: { email: 'big@example.test', displayName: 'x'.repeat(4000), roles: ['member'] },
+  })
+  t.equal(big.status, 413)
+  t.equal(big.body.code, 'payload_too_large')
+
+  const text = await api.request({ method: 'POST', url, token: tenant.admin, payload: 'hello', headers: { 'content-type': 'text/plain' } })
+  t.equal(text.status, 415)
+  t.equal(text.body.code, 'unsupported_media_type')
+
+  const broken = await api.request({ method: 'POST', url, token: tenant.admin, payload: '{"email":' })
+  t.equal(broken.status, 400)
+  t.equal(broken.body.code, 'invalid_json')
+
+  const poisoned = await api.request({
+    method: 'POST',
+    url,
+    token: tenant.admin,
+    payload: '{"email":"p@example.test","displayName":"P","roles":["member"],"__proto__":{"roles":["admin"]}}',
+  })
+  t.equal(poisoned.status, 400)
+
+  t.equal(await count(), before, 'nothing was written')
+})
+
+t.test('validation errors name each offending field with a JSON pointer', async (t) => {
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const res = await api.request({
+    method: 'POST',
+    url: `/v1/accounts/${tenant.accountId}/users`,
+    token: tenant.admin,
+    body: { email: 'not-an-email', displayName: 5, roles: ['member'], accountId: tenant.accountId },
+  })
+  t.equal(res.status, 400)
+  t.equal(res.body.code, 'validation_failed')
+  const pointers = res.body.errors.map((e: { pointer: string }) => e.pointer).sort()
+  t.same(pointers, ['/body/accountId', '/body/displayName', '/body/email'])
+
+  const query = await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/users?limit=500`, token: tenant.admin })
+  t.equal(query.status, 400)
+  t.same(query.body.errors.map((e: { pointer: string }) => e.pointer), ['/querystring/limit'])
+
+  const params = await api.request({ method: 'GET', url: '/v1/accounts/not-a-uuid/users', token: tenant.admin })
+  t.equal(params.status, 400)
+  t.same(params.body.errors.map((e: { pointer: string }) => e.pointer), ['/params/accountId'])
+})
+
+t.test('a 500 says nothing about its cause', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig(), database, logger: false })
+  t.teardown(() => app.close())
+  app.get('/boom', { config: { public: true } }, async () => {
+    throw new Error('connection string postgres://secret@db/prod')
+  })
+  app.get('/bad-response', { config: { public: true }, schema: { response: { 200: z.object({ n: z.number() }) } } }, async () => ({ n: 'x' }) as never)
+  for (const url of ['/boom', '/bad-response']) {
+    const res = await app.inject({ method: 'GET', url })
+    t.equal(res.statusCode, 500, url)
+    t.match(res.headers['content-type'], /^application\/problem\+json/)
+    t.same(res.json(), {
+      type: 'urn:consentry:problem:internal_error',
+      title: 'Internal Server Error',
+      status: 500,
+      code: 'internal_error',
+      detail: 'An unexpected error occurred',
+    })
+    t.notMatch(res.body, /secret|postgres/)
+  }
+})
+
+t.test('security headers are set on API answers', async (t) => {
+  const api = await buildTestApp(t)
+  const res = await api.request({ method: 'GET', url: '/health' })
+  t.equal(res.headers['x-content-type-options'], 'nosniff')
+  t.match(res.headers['content-security-policy'], /frame-ancestors 'none'/)
+  t.match(res.headers['strict-transport-security'], /max-age=/)
+})
+
+t.test('a 500 is explained in the log, and the log holds no token or personal field', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(String(chunk))
+      done()
+    },
+  })
+  const database = await testDatabase()
+  const config = testConfig({ LOG_LEVEL: 'info' })
+  const app = await buildApp({ config, database, logger: { stream } })
+  t.teardown(() => app.close())
+  app.get('/boom', { config: { public: true } }, async (request) => {
+    request.log.info({ user: { email: 'leak@example.test', displayName: 'Leaky Name' } }, 'about to fail')
+    throw new Error('the real cause')
+  })
+  const token = tokenFor(config, { sub: 'platform-operator', acc: '00000000-0000-4000-8000-000000000000', roles: ['platform'] })
+  const res = await app.inject({ method: 'GET', url: '/boom', headers: { authorization: `Bearer ${token}`, cookie: 'sid=secret-cookie' } })
+  t.equal(res.statusCode, 500)
+  const log = lines.join('')
+  t.match(log, /the real cause/, 'the cause is in the log')
+  t.match(log, /unhandled error/)
+  t.notMatch(log, token.split('.')[2]!, 'no token')
+  t.notMatch(log, /leak@example\.test|Leaky Name|secret-cookie/, 'personal fields are redacted')
+  t.match(log, /\[redacted\]/)
+})
