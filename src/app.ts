@@ -7,6 +7,11 @@ import accountsRoutes from './modules/accounts/accounts.routes.js'
 import auditRoutes from './modules/audit/audit.routes.js'
 import groupsRoutes from './modules/groups/groups.routes.js'
 import meetingsRoutes from './modules/meetings/meetings.routes.js'
+import consentsRoutes from './modules/consents/consents.routes.js'
+import gateRoutes from './modules/gate/gate.routes.js'
+import noticesRoutes from './modules/notices/notices.routes.js'
+import recordingsRoutes from './modules/recordings/recordings.routes.js'
+import transcriptsRoutes from './modules/transcripts/transcripts.routes.js'
 import idempotency from './modules/idempotency/idempotency.plugin.js'
 import healthRoutes from './modules/health/health.routes.js'
 import usersRoutes from './modules/users/users.routes.js'
@@ -66,7 +71,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(openapi)
   await app.register(database, { database: options.database })
   const clock = options.clock ?? systemClock
-  const services = createServices(options.database, clock, { joinUrlBase: config.joinUrlBase })
+  const services = createServices(options.database, clock, config)
   app.decorate('services', services)
   await app.register(auth, { config, userStatus: services.repositories.users.statusOf })
 
@@ -78,6 +83,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupsRoutes, { prefix: '/v1' })
   await app.register(settingsRoutes, { prefix: '/v1' })
   await app.register(meetingsRoutes, { prefix: '/v1' })
+  await app.register(noticesRoutes, { prefix: '/v1' })
+  // Consents also serve /.well-known/jwks.json, so they carry their own /v1 paths.
+  await app.register(consentsRoutes)
+  await app.register(gateRoutes, { prefix: '/v1' })
+  await app.register(recordingsRoutes, { prefix: '/v1' })
+  await app.register(transcriptsRoutes, { prefix: '/v1' })
   await app.register(auditRoutes, { prefix: '/v1' })
   return app
 }

@@ -1,4 +1,4 @@
-import { createPublicKey } from 'node:crypto'
+import { createPrivateKey, createPublicKey } from 'node:crypto'
 import path from 'node:path'
 import { z } from 'zod'
 
@@ -36,6 +36,9 @@ const EnvSchema = z.object({
   JWT_ALGORITHM: z.enum(['HS256', 'RS256', 'ES256']).optional(),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
+  RECEIPT_SIGNING_KEY: optionalString.pipe(
+    z.string().includes('-----BEGIN', { message: 'must be a PEM private key (Ed25519, PKCS#8)' }).optional(),
+  ),
   JOIN_URL_BASE: z.url().default('https://meet.invalid/j/').describe('Prefix of the join link given to each meeting'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -64,6 +67,8 @@ export interface Config {
   dataDir: string
   jwt: JwtConfig
   joinUrlBase: string
+  /** Ed25519 private key (PEM) that signs consent receipts; generated into the data folder when unset. */
+  receiptSigningKey: string | undefined
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL']
   bodyLimit: number
   uploadLimit: number
@@ -113,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     jwt,
     joinUrlBase: e.JOIN_URL_BASE,
+    receiptSigningKey: e.RECEIPT_SIGNING_KEY === undefined ? undefined : checkReceiptKey(e.RECEIPT_SIGNING_KEY),
     logLevel: e.LOG_LEVEL,
     bodyLimit: e.BODY_LIMIT,
     uploadLimit: e.UPLOAD_LIMIT,
@@ -125,4 +131,13 @@ function inferAlgorithm(pem: string): 'RS256' | 'ES256' {
   } catch {
     throw new ConfigError('Invalid configuration: JWT_PUBLIC_KEY: not a readable PEM public key')
   }
+}
+
+function checkReceiptKey(pem: string): string {
+  try {
+    if (createPrivateKey(pem).asymmetricKeyType === 'ed25519') return pem
+  } catch {
+    // reported below
+  }
+  throw new ConfigError('Invalid configuration: RECEIPT_SIGNING_KEY: not a readable Ed25519 private key (PEM)')
 }

@@ -1,5 +1,19 @@
+import path from 'node:path'
 import { type Database, transactionRunner } from '../db/client.js'
+import type { Config } from './config.js'
+import { createBlobStore } from './lib/blob-store.js'
 import type { Clock } from './lib/clock.js'
+import { resolveReceiptKey } from './lib/receipt-key.js'
+import { createConsentsRepository } from './modules/consents/consents.repository.js'
+import { createConsentsService } from './modules/consents/consents.service.js'
+import { createGateRepository } from './modules/gate/gate.repository.js'
+import { createGateService } from './modules/gate/gate.service.js'
+import { createNoticesRepository } from './modules/notices/notices.repository.js'
+import { createNoticesService } from './modules/notices/notices.service.js'
+import { createRecordingsRepository } from './modules/recordings/recordings.repository.js'
+import { createRecordingsService } from './modules/recordings/recordings.service.js'
+import { createTranscriptsRepository } from './modules/transcripts/transcripts.repository.js'
+import { createTranscriptsService } from './modules/transcripts/transcripts.service.js'
 import { createAccountsRepository } from './modules/accounts/accounts.repository.js'
 import { createAccountsService } from './modules/accounts/accounts.service.js'
 import { createAuditRepository } from './modules/audit/audit.repository.js'
@@ -16,7 +30,9 @@ import { createSettingsService } from './modules/settings/settings.service.js'
 
 // The composition root: each repository is built once per database (its prepared statements
 // with it) and handed to the services that need it.
-export function createServices(database: Database, clock: Clock, options: { joinUrlBase: string }) {
+export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey'>
+
+export function createServices(database: Database, clock: Clock, config: ServicesConfig) {
   const inTransaction = transactionRunner(database.db)
   const audit = createAuditRepository(database.db)
   const accounts = createAccountsRepository(database.db)
@@ -25,13 +41,34 @@ export function createServices(database: Database, clock: Clock, options: { join
   const settings = createSettingsRepository(database.db)
   const settingsService = createSettingsService({ inTransaction, settings, users, groups, audit, clock })
   const meetings = createMeetingsRepository(database.db)
+  const notices = createNoticesRepository(database.db)
+  const noticesService = createNoticesService({ inTransaction, notices, audit, clock })
+  const consents = createConsentsService({
+    inTransaction,
+    consents: createConsentsRepository(database.db),
+    meetings,
+    notices,
+    noticesService,
+    settings: settingsService,
+    audit,
+    clock,
+    receiptKey: resolveReceiptKey(config),
+  })
+  const gate = createGateService({ gate: createGateRepository(database.db), meetings, settings: settingsService, clock })
+  const recordings = createRecordingsRepository(database.db)
+  const blobs = createBlobStore(path.join(config.dataDir, 'blobs'))
   return {
     audit: createAuditService(audit),
     accounts: createAccountsService({ inTransaction, accounts, audit, clock }),
     users: createUsersService({ inTransaction, accounts, users, groups, audit, clock }),
     groups: createGroupsService({ inTransaction, groups, users, audit, clock }),
     settings: settingsService,
-    meetings: createMeetingsService({ inTransaction, meetings, users, settings: settingsService, audit, clock, joinUrlBase: options.joinUrlBase }),
+    meetings: createMeetingsService({ inTransaction, meetings, users, settings: settingsService, audit, clock, joinUrlBase: config.joinUrlBase, privacy: consents }),
+    notices: noticesService,
+    consents,
+    gate,
+    recordings: createRecordingsService({ inTransaction, recordings, accounts, gate, settings: settingsService, audit, blobs, clock, uploadLimit: config.uploadLimit }),
+    transcripts: createTranscriptsService({ inTransaction, transcripts: createTranscriptsRepository(database.db), recordings, gate, settings: settingsService, audit, clock }),
     repositories: { accounts, users, idempotency: createIdempotencyRepository(database.db) },
   }
 }

@@ -52,28 +52,3 @@ export const settingLocks = pgTable(
     check('setting_locks_kind_check', sql`${t.kind} in ('fixed','floor')`),
   ],
 )
-
-export const CONSENT_DECISIONS = ['granted', 'declined', 'withdrawn', 'notified'] as const
-
-// Append-only consent events. Account-wide events (privacy signals, opt-ins) have no meeting;
-// the consent gate adds meeting participants, notice versions and receipts.
-export const consentRecords = pgTable(
-  'consent_records',
-  {
-    accountId: uuid('account_id')
-      .notNull()
-      .references(() => accounts.id),
-    id: uuid('id').notNull(),
-    userId: uuid('user_id'),
-    scope: text('scope').notNull(),
-    decision: text('decision', { enum: CONSENT_DECISIONS }).notNull(),
-    method: text('method').notNull(),
-    at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
-    userAgent: text('user_agent'),
-  },
-  (t) => [
-    primaryKey({ columns: [t.accountId, t.id] }),
-    index('consent_records_user_idx').on(t.accountId, t.userId, t.scope, t.at),
-    check('consent_records_decision_check', sql`${t.decision} in ('granted','declined','withdrawn','notified')`),
-  ],
-)

@@ -35,7 +35,12 @@ t.test('a fresh embedded database gets a demo account and admin once', async (t)
   t.teardown(() => database.close())
   await database.migrate()
   t.ok(await database.migrationsCurrent())
-  const services = createServices(database, systemClock, { joinUrlBase: 'https://meet.invalid/j/' })
+  const services = createServices(database, systemClock, {
+    joinUrlBase: 'https://meet.invalid/j/',
+    dataDir: t.testdirName,
+    uploadLimit: 1024 * 1024,
+    receiptSigningKey: undefined,
+  })
   const first = await ensureDemoAdmin(services)
   t.ok(first)
   const second = await ensureDemoAdmin(services)

@@ -130,6 +130,7 @@ const DEFAULT_JOIN_SETTINGS = {
   recordingConsentMode: 'explicit',
   transcript: false,
   attentionTracking: false,
+  recordingDenialAction: 'read_only',
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,7 +146,7 @@ t.test('P-REC-7: join, leave, rejoin: one participant, two exact intervals, tota
   clock.set(T)
   const first = await join(meeting.id, ada.token)
   t.equal(first.status, 201)
-  t.match(first.body, { participantId: String, role: 'attendee', settings: Object, notices: [], consent: {} })
+  t.match(first.body, { participantId: String, role: 'attendee', settings: Object, notices: [], consent: { recording: 'none', transcript: 'none', attentionTracking: 'none' } })
   clock.after(T, 60)
   t.equal((await leave(meeting.id, first.body.participantId, ada.token)).status, 204)
   clock.after(T, 120)
@@ -520,6 +521,7 @@ t.test('P-SET-1, P-ATT-1: the join answer carries the effective meeting settings
     recordingConsentMode: 'acknowledge',
     transcript: true,
     attentionTracking: false,
+    recordingDenialAction: 'read_only',
   }, 'every meeting value; attention tracking stays off: the account does not allow it')
 
   t.equal((await patch(accountUrl, tenant.admin, { values: { 'attention_tracking.allowed': true } })).status, 200)

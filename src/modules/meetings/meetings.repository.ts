@@ -175,6 +175,14 @@ export function createMeetingsRepository(db: Db) {
       return closed.length
     },
 
+    participantsOf(accountId: string, meetingId: string): Promise<ParticipantRow[]> {
+      return db
+        .select()
+        .from(participants)
+        .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId)))
+        .orderBy(asc(participants.id))
+    },
+
     participantsPage(accountId: string, meetingId: string, afterId: string | undefined, limit: number) {
       return db
         .select({ participant: participants, userDisplayName: users.displayName })

@@ -2,6 +2,9 @@ import { z } from 'zod'
 import { MEETING_STATUSES, PARTICIPANT_ROLES } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
+import { Locale, MeetingNoticeSchema } from '../notices/notices.schemas.js'
+
+const ConsentState = z.enum(['none', 'granted', 'declined', 'withdrawn', 'notified'])
 
 export const MeetingParamsSchema = z.strictObject({ meetingId: z.uuid() })
 export const ParticipantParamsSchema = z.strictObject({ meetingId: z.uuid(), participantId: z.uuid() })
@@ -74,6 +77,7 @@ export const JoinSchema = z
       .describe('Join a guest (no user row) on whose behalf the calling client acts'),
     role: z.enum(['cohost', 'attendee']).optional().describe('cohost only when the host or an admin makes the join'),
     passcode: z.string().max(64).optional(),
+    locale: Locale.optional().describe('The language notices are shown in'),
   })
   .meta({ id: 'JoinMeeting' })
 
@@ -92,10 +96,15 @@ export const JoinAnswerSchema = z
         recordingConsentMode: z.enum(['explicit', 'acknowledge', 'notice']),
         transcript: z.boolean(),
         attentionTracking: z.boolean().describe('On: the client shows an indicator while tracking runs (P-ATT-4)'),
+        recordingDenialAction: z
+          .enum(['remove', 'read_only', 'stop_capture'])
+          .describe('What the client does when this participant declines (rule 10, recording.denial_action)'),
       })
       .describe('What the client applies on entry, from the effective meeting settings'),
-    notices: z.array(z.record(z.string(), z.unknown())).describe('Notices this participant must be shown now'),
-    consent: z.record(z.string(), z.string()).describe('The participant\'s current consent decision per scope'),
+    notices: z.array(MeetingNoticeSchema).describe('Notices this participant must be shown now: those not answered in their current version'),
+    consent: z
+      .object({ recording: ConsentState, transcript: ConsentState, attentionTracking: ConsentState })
+      .describe("The participant's current consent decision per scope"),
   })
   .meta({ id: 'JoinAnswer' })
 

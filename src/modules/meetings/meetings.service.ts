@@ -6,6 +6,7 @@ import { isUuid, newId } from '../../lib/ids.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
 import { hashPasscode, verifyPasscode } from '../../lib/passcode.js'
 import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
+import type { MeetingNotice } from '../notices/notices.schemas.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import { isMinor } from '../users/users.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
@@ -72,9 +73,13 @@ interface Deps {
   audit: AuditRepository
   clock: Clock
   joinUrlBase: string
+  /** What a joining client must show and already knows about consent (the consents module). */
+  privacy: {
+    joinState(meeting: MeetingRow, participantId: string, locale: string | undefined): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
+  }
 }
 
-export function createMeetingsService({ inTransaction, meetings, users, settings, audit, clock, joinUrlBase }: Deps) {
+export function createMeetingsService({ inTransaction, meetings, users, settings, audit, clock, joinUrlBase, privacy }: Deps) {
   const isAdmin = (principal: Principal) => principal.roles.includes('admin')
 
   /** The meeting of the caller's account, or 404: a meeting id alone never finds another account's. */
@@ -295,10 +300,9 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
           recordingConsentMode: value('recording.consent_mode') as 'explicit' | 'acknowledge' | 'notice',
           transcript: value('transcript.enabled') as boolean,
           attentionTracking: value('attention_tracking.allowed') === true && value('attention_tracking.enabled') === true,
+          recordingDenialAction: value('recording.denial_action') as 'remove' | 'read_only' | 'stop_capture',
         },
-        // Notices and consent state arrive with the consent gate.
-        notices: [],
-        consent: {},
+        ...(await privacy.joinState(meeting, participant.id, input.locale)),
       }
     },
 

@@ -272,8 +272,8 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
     },
 
     /** The meeting's effective settings (host's chain plus the meeting layer) in one query. */
-    async effectiveForMeeting(accountId: string, meeting: MeetingRef) {
-      const chain = await settings.loadChain({ accountId, userId: meeting.hostUserId, meetingId: meeting.id })
+    async effectiveForMeeting(accountId: string, meeting: MeetingRef, tx?: Executor) {
+      const chain = await settings.loadChain({ accountId, userId: meeting.hostUserId, meetingId: meeting.id }, tx)
       return { subject: { type: 'meeting' as const, id: meeting.id }, settings: resolveAll(chain) }
     },
 

@@ -1,0 +1,67 @@
+import { createHash, randomUUID } from 'node:crypto'
+import { createReadStream, createWriteStream, type ReadStream } from 'node:fs'
+import { mkdir, rename, rm, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { Transform, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { DomainError } from './errors.js'
+
+export interface Incoming {
+  tempPath: string
+  size: number
+  sha256: string
+}
+
+/**
+ * Artefact bytes on disk under one folder: uploads stream into `.incoming/` (hashed and counted
+ * on the way, never held in memory) and are renamed into place only once the gate allowed them,
+ * so a refused or failed upload leaves nothing behind. Keys are `<accountId>/<artefactId>`.
+ */
+export function createBlobStore(root: string) {
+  const incoming = path.join(root, '.incoming')
+  const pathOf = (key: string) => {
+    if (!/^[0-9a-f-]{36}\/[0-9a-f-]{36}$/.test(key)) throw new Error(`not a blob key: ${key}`)
+    return path.join(root, key)
+  }
+
+  return {
+    root,
+
+    /** Streams `source` into a temporary file; over `limit` bytes it stops with 413 and removes the file. */
+    async receive(source: Readable, limit: number): Promise<Incoming> {
+      await mkdir(incoming, { recursive: true })
+      const tempPath = path.join(incoming, randomUUID())
+      const hash = createHash('sha256')
+      let size = 0
+      const meter = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          size += chunk.length
+          if (size > limit) return done(new DomainError(413, 'upload_too_large', `The upload exceeds ${limit} bytes`))
+          hash.update(chunk)
+          done(null, chunk)
+        },
+      })
+      try {
+        await pipeline(source, meter, createWriteStream(tempPath, { flags: 'wx', mode: 0o600 }))
+      } catch (error) {
+        await rm(tempPath, { force: true })
+        throw error
+      }
+      return { tempPath, size, sha256: hash.digest('hex') }
+    },
+
+    /** Moves an accepted upload to its key (same file system: an atomic rename). */
+    async commit(upload: Incoming, key: string): Promise<void> {
+      const target = pathOf(key)
+      await mkdir(path.dirname(target), { recursive: true })
+      await rename(upload.tempPath, target)
+    },
+
+    discard: (upload: Incoming) => rm(upload.tempPath, { force: true }),
+    remove: (key: string) => rm(pathOf(key), { force: true }),
+    open: (key: string): ReadStream => createReadStream(pathOf(key)),
+    exists: (key: string) => stat(pathOf(key)).then(() => true, () => false),
+  }
+}
+
+export type BlobStore = ReturnType<typeof createBlobStore>

@@ -1,0 +1,72 @@
+import { z } from 'zod'
+import { CONSENT_DECISIONS } from '../../../db/schema/index.js'
+import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
+import { safeText } from '../../lib/text.js'
+
+/** Scopes a meeting participant answers; media monitoring is account-wide (/v1/me/media-monitoring). */
+export const MEETING_SCOPES = ['recording', 'transcript', 'attention_tracking'] as const
+export const CONSENT_METHODS = ['click_continue', 'explicit_toggle', 'guardian', 'verbal_recorded', 'policy_notice'] as const
+/** Methods that record someone else's word: only the host or an admin may use them. */
+export const ATTESTED_METHODS: ReadonlySet<string> = new Set(['guardian', 'verbal_recorded'])
+
+export const CreateConsentSchema = z
+  .strictObject({
+    participantId: z.uuid(),
+    scope: z.enum(MEETING_SCOPES),
+    decision: z.enum(CONSENT_DECISIONS),
+    noticeVersionId: z.uuid().optional().describe('The notice version answered; required for granted and notified'),
+    method: z.enum(CONSENT_METHODS),
+    guardianName: safeText(200).optional().describe('Required with method guardian: who consented for the minor'),
+  })
+  .meta({ id: 'CreateConsent' })
+
+export const ConsentRecordSchema = z
+  .object({
+    id: z.uuid().describe('Also the receipt id'),
+    meetingId: z.uuid(),
+    participantId: z.uuid(),
+    scope: z.string(),
+    decision: z.enum(CONSENT_DECISIONS),
+    method: z.string(),
+    noticeVersionId: z.uuid().nullable(),
+    at: z.iso.datetime().describe('Server clock'),
+  })
+  .meta({ id: 'ConsentRecord' })
+
+export const ConsentAnswerSchema = ConsentRecordSchema.extend({
+  noticeSha256: z.string().nullable().describe('sha-256 of the notice text answered'),
+  receipt: z.string().describe('Compact JWS (EdDSA) over the record; verify with /.well-known/jwks.json'),
+}).meta({ id: 'ConsentAnswer' })
+
+export const ConsentPageSchema = pageSchema(ConsentRecordSchema).meta({ id: 'ConsentPage' })
+
+export const ListConsentsQuerySchema = PageQuerySchema.extend({
+  asOf: z.iso.datetime({ offset: true }).optional().describe('Only the record that was each participant and scope\'s latest at this instant: the state then'),
+  participantId: z.uuid().optional(),
+  scope: z.enum(MEETING_SCOPES).optional(),
+})
+
+const ScopeStateSchema = z
+  .object({ decision: z.enum(CONSENT_DECISIONS), at: z.iso.datetime(), noticeVersionId: z.uuid().nullable(), method: z.string(), recordId: z.uuid() })
+  .nullable()
+
+export const ConsentStatusSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        participantId: z.uuid(),
+        isMinor: z.boolean(),
+        scopes: z.object({ recording: ScopeStateSchema, transcript: ScopeStateSchema, attentionTracking: ScopeStateSchema }),
+      }),
+    ),
+  })
+  .meta({ id: 'ConsentStatus' })
+
+export const JwksSchema = z
+  .object({
+    keys: z.array(z.object({ kty: z.literal('OKP'), crv: z.literal('Ed25519'), x: z.string(), kid: z.string(), alg: z.literal('EdDSA'), use: z.literal('sig') })),
+  })
+  .meta({ id: 'Jwks' })
+
+export type CreateConsent = z.infer<typeof CreateConsentSchema>
+export type MeetingScope = (typeof MEETING_SCOPES)[number]

@@ -1,0 +1,236 @@
+import type { InTransaction } from '../../../db/client.js'
+import { type Principal, requireAccountRole } from '../../lib/access.js'
+import type { Clock } from '../../lib/clock.js'
+import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors.js'
+import { isUuid, newId } from '../../lib/ids.js'
+import { decodeCursor, toPage } from '../../lib/pagination.js'
+import type { ReceiptKey } from '../../lib/receipt-key.js'
+import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
+import type { MeetingRow, MeetingsRepository, ParticipantRow } from '../meetings/meetings.repository.js'
+import type { NoticeKind, NoticesRepository } from '../notices/notices.repository.js'
+import { meetingNoticeKinds, type NoticesService } from '../notices/notices.service.js'
+import type { MeetingNotice } from '../notices/notices.schemas.js'
+import type { SettingsService } from '../settings/settings.service.js'
+import { signReceipt } from './consents.receipts.js'
+import type { ConsentRow, ConsentsRepository } from './consents.repository.js'
+import { ATTESTED_METHODS, type CreateConsent, type MeetingScope } from './consents.schemas.js'
+
+export interface ClientContext {
+  userAgent?: string | undefined
+  ip?: string | undefined
+  idempotencyKey?: string | undefined
+}
+
+/** The client's network, never its address: IPv4 to /24, IPv6 to /48. */
+export function coarseNetwork(ip: string | undefined): string | null {
+  if (!ip) return null
+  const v4 = /^(?:::ffff:)?(\d+)\.(\d+)\.(\d+)\.\d+$/.exec(ip)
+  if (v4) return `${v4[1]}.${v4[2]}.${v4[3]}.0/24`
+  if (ip.includes(':')) {
+    const [head] = ip.split('::')
+    const groups = head!.split(':').filter(Boolean).slice(0, 3)
+    while (groups.length < 3) groups.push('0')
+    return `${groups.join(':')}::/48`
+  }
+  return null
+}
+
+const toRecord = (row: ConsentRow) => ({
+  id: row.id,
+  meetingId: row.meetingId!,
+  participantId: row.participantId!,
+  scope: row.scope,
+  decision: row.decision,
+  method: row.method,
+  noticeVersionId: row.noticeVersionId,
+  at: row.at.toISOString(),
+})
+
+interface Deps {
+  inTransaction: InTransaction
+  consents: ConsentsRepository
+  meetings: MeetingsRepository
+  notices: NoticesRepository
+  noticesService: NoticesService
+  settings: SettingsService
+  audit: AuditRepository
+  clock: Clock
+  receiptKey: ReceiptKey
+}
+
+export function createConsentsService({ inTransaction, consents, meetings, notices, noticesService, settings, audit, clock, receiptKey }: Deps) {
+  async function loadMeeting(principal: Principal, meetingId: string): Promise<MeetingRow> {
+    const meeting = await meetings.findById(principal.accountId, meetingId)
+    if (!meeting) throw new NotFoundError('Meeting')
+    return meeting
+  }
+
+  /**
+   * Who reads a meeting's consents: host, cohosts, admins and the recorder read all of them; any
+   * other participant user only their own (the returned id); everyone else gets 404.
+   */
+  async function readerScope(principal: Principal, meeting: MeetingRow): Promise<{ all: true } | { all: false; participantId: string }> {
+    if (principal.roles.includes('admin') || principal.roles.includes('recorder') || meeting.hostUserId === principal.subject) return { all: true }
+    const own = isUuid(principal.subject) ? await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject) : undefined
+    if (!own) throw new NotFoundError('Meeting')
+    return own.role === 'cohost' ? { all: true } : { all: false, participantId: own.id }
+  }
+
+  function receiptOf(row: ConsentRow, sha256: string | null): string {
+    return signReceipt(receiptKey, {
+      jti: row.id,
+      sub: row.participantId!,
+      acc: row.accountId,
+      mtg: row.meetingId!,
+      scope: row.scope,
+      decision: row.decision,
+      method: row.method,
+      nv: row.noticeVersionId,
+      nh: sha256,
+      iat: Math.floor(row.at.getTime() / 1000),
+      at: row.at.toISOString(),
+    })
+  }
+
+  /** The notices a meeting shows and how this participant last answered each scope. */
+  async function stateOf(meeting: MeetingRow, participantId: string, locale: string | undefined) {
+    const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting)).settings
+    const shown = await noticesService.currentFor(meeting.accountId, meetingNoticeKinds((key) => effective[key]?.value), locale)
+    const latest = await consents.latestOfParticipant(meeting.accountId, meeting.id, participantId)
+    const byScope = new Map(latest.map((row) => [row.scope, row]))
+    const decision = (scope: MeetingScope): ConsentRow['decision'] | 'none' => byScope.get(scope)?.decision ?? 'none'
+    const consent = { recording: decision('recording'), transcript: decision('transcript'), attentionTracking: decision('attention_tracking') }
+    return { shown, byScope, consent }
+  }
+
+  return {
+    /** What a joining client shows and knows: notices not yet answered in their current version, and the consent state. */
+    async joinState(meeting: MeetingRow, participantId: string, locale: string | undefined) {
+      const { shown, byScope, consent } = await stateOf(meeting, participantId, locale)
+      const answered = (notice: MeetingNotice) => byScope.get(notice.kind)?.noticeVersionId === notice.versionId
+      return { notices: shown.filter((notice) => !answered(notice)), consent }
+    },
+
+    async noticesForMeeting(principal: Principal, meetingId: string, locale: string | undefined) {
+      const meeting = await loadMeeting(principal, meetingId)
+      await readerScope(principal, meeting)
+      const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting)).settings
+      return { items: await noticesService.currentFor(meeting.accountId, meetingNoticeKinds((key) => effective[key]?.value), locale) }
+    },
+
+    /**
+     * Appends a consent record. The participant's own user answers for themself, the client that
+     * joined a guest for the guest; the host or an admin records a guardian's or a verbal answer.
+     */
+    async record(principal: Principal, meetingId: string, input: CreateConsent, client: ClientContext) {
+      requireAccountRole(principal, principal.accountId, ['admin', 'member'])
+      const meeting = await loadMeeting(principal, meetingId)
+      const participant: ParticipantRow | undefined = await meetings.participant(meeting.accountId, meeting.id, input.participantId)
+      const manager = principal.roles.includes('admin') || meeting.hostUserId === principal.subject
+      if (!participant) {
+        if (manager || (isUuid(principal.subject) && (await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject)))) {
+          throw new NotFoundError('Participant')
+        }
+        throw new NotFoundError('Meeting')
+      }
+      const self = participant.userId !== null ? participant.userId === principal.subject : participant.joinedBy === principal.subject
+      if (ATTESTED_METHODS.has(input.method)) {
+        if (!manager) throw new ForbiddenError(`Only the host or an admin records a ${input.method} consent`)
+      } else if (!self) {
+        throw new ForbiddenError('Only the participant, or the client that joined a guest, answers for them')
+      }
+      if (input.method === 'guardian' && !input.guardianName) {
+        throw new ValidationError('A guardian consent names the guardian', [{ pointer: '/body/guardianName', detail: 'required with method guardian' }])
+      }
+      if (input.method !== 'guardian' && input.guardianName !== undefined) {
+        throw new ValidationError('guardianName goes with method guardian', [{ pointer: '/body/guardianName', detail: 'only with method guardian' }])
+      }
+      if ((input.decision === 'granted' || input.decision === 'notified') && !input.noticeVersionId) {
+        throw new ValidationError('A consent names the notice version it answers', [{ pointer: '/body/noticeVersionId', detail: `required when the decision is ${input.decision}` }])
+      }
+      const version = input.noticeVersionId ? await notices.version(meeting.accountId, input.noticeVersionId) : undefined
+      if (input.noticeVersionId) {
+        if (!version) throw new ValidationError('Unknown notice version', [{ pointer: '/body/noticeVersionId', detail: 'not a notice version of this account' }])
+        if (version.kind !== (input.scope as NoticeKind)) {
+          throw new ValidationError('The notice is of another kind', [{ pointer: '/body/noticeVersionId', detail: `a ${version.kind} notice cannot answer ${input.scope}` }])
+        }
+        const current = (await notices.latestVersion(meeting.accountId, version.noticeId))!
+        if (current.id !== version.id) {
+          throw new ConflictError('notice_outdated', `Version ${version.version} was superseded by version ${current.version}; answer the current one`, undefined, {
+            currentVersionId: current.id,
+          })
+        }
+      }
+
+      const now = clock.now()
+      const requestKey = client.idempotencyKey ? `${principal.subject}:${client.idempotencyKey}` : null
+      const row = await inTransaction(async (tx) => {
+        const inserted = await consents.insert(tx, {
+          accountId: meeting.accountId,
+          id: newId(now.getTime()),
+          userId: participant.userId,
+          meetingId: meeting.id,
+          participantId: participant.id,
+          scope: input.scope,
+          decision: input.decision,
+          method: input.method,
+          noticeVersionId: input.noticeVersionId ?? null,
+          guardianName: input.guardianName ?? null,
+          recordedBy: principal.subject,
+          at: now,
+          userAgent: client.userAgent?.slice(0, 300) ?? null,
+          clientNetwork: coarseNetwork(client.ip),
+          requestKey,
+        })
+        // A retry that runs again after a crash finds the record the first run wrote.
+        if (!inserted) return (await consents.byRequestKey(tx, meeting.accountId, requestKey!))!
+        await audit.append(tx, meeting.accountId, {
+          actor: auditActor(principal),
+          action: 'consent.recorded',
+          targetType: 'participant',
+          targetId: participant.id,
+          details: { meetingId: meeting.id, recordId: inserted.id, scope: input.scope, decision: input.decision, method: input.method, noticeVersionId: input.noticeVersionId ?? null },
+        }, now)
+        return inserted
+      })
+      return { ...toRecord(row), noticeSha256: version?.sha256 ?? null, receipt: receiptOf(row, version?.sha256 ?? null) }
+    },
+
+    async list(principal: Principal, meetingId: string, query: { limit: number; cursor?: string | undefined; asOf?: string | undefined; participantId?: string | undefined; scope?: string | undefined }) {
+      const meeting = await loadMeeting(principal, meetingId)
+      const reader = await readerScope(principal, meeting)
+      if (!reader.all && query.participantId && query.participantId !== reader.participantId) {
+        throw new ForbiddenError("A participant reads only their own consents")
+      }
+      const rows = await consents.page(meeting.accountId, meeting.id, {
+        afterId: decodeCursor(query.cursor),
+        limit: query.limit + 1,
+        asOf: query.asOf ? new Date(query.asOf) : undefined,
+        participantId: reader.all ? query.participantId : reader.participantId,
+        scope: query.scope,
+      })
+      return toPage(rows, query.limit, (row) => row.id, toRecord)
+    },
+
+    /** Each participant's current record per scope (null: never answered). */
+    async status(principal: Principal, meetingId: string) {
+      const meeting = await loadMeeting(principal, meetingId)
+      const reader = await readerScope(principal, meeting)
+      const [people, latest] = await Promise.all([meetings.participantsOf(meeting.accountId, meeting.id), consents.latestOfMeeting(meeting.accountId, meeting.id)])
+      const state = (row: ConsentRow | undefined) =>
+        row ? { decision: row.decision, at: row.at.toISOString(), noticeVersionId: row.noticeVersionId, method: row.method, recordId: row.id } : null
+      return {
+        items: people
+          .filter((p) => reader.all || p.id === reader.participantId)
+          .map((p) => {
+            const of = (scope: MeetingScope) => state(latest.find((row) => row.participantId === p.id && row.scope === scope))
+            return { participantId: p.id, isMinor: p.isMinor, scopes: { recording: of('recording'), transcript: of('transcript'), attentionTracking: of('attention_tracking') } }
+          }),
+      }
+    },
+
+    jwks: () => ({ keys: [receiptKey.publicJwk] }),
+  }
+}
+
+export type ConsentsService = ReturnType<typeof createConsentsService>

@@ -1,0 +1,65 @@
+import { eq, sql } from 'drizzle-orm'
+import type { Db, Executor } from '../../../db/client.js'
+import { accounts, consentGrants } from '../../../db/schema/index.js'
+import type { FactParticipant, FactRecord, FactStay, FactVersion, GateFacts, GatedScope } from './gate.decision.js'
+
+type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] }
+
+// Everything the decision needs about one meeting and scope, in one statement: participants
+// (with the user's guardian consent), presence, the scope's consent records and the kind's notice
+// versions. Columns are written out qualified by alias: drizzle renders a column object inside a
+// `sql` template unqualified, which inside these subqueries would bind to the wrong table.
+const FACTS = {
+  participants: sql<Json<FactParticipant>[]>`(
+    select coalesce(json_agg(json_build_object('id', p.id, 'isMinor', p.is_minor, 'guardianConsentAt', u.guardian_consent_at)), '[]'::json)
+    from participants p left join users u on u.account_id = p.account_id and u.id = p.user_id
+    where p.account_id = ${sql.placeholder('accountId')} and p.meeting_id = ${sql.placeholder('meetingId')})`,
+  stays: sql<Json<FactStay>[]>`(
+    select coalesce(json_agg(json_build_object('participantId', s.participant_id, 'joinedAt', s.joined_at, 'leftAt', s.left_at)), '[]'::json)
+    from presence_intervals s
+    where s.account_id = ${sql.placeholder('accountId')} and s.meeting_id = ${sql.placeholder('meetingId')})`,
+  records: sql<Json<FactRecord>[]>`(
+    select coalesce(json_agg(json_build_object('id', r.id, 'participantId', r.participant_id, 'decision', r.decision, 'method', r.method,
+      'noticeVersionId', r.notice_version_id, 'at', r.at) order by r.at, r.id), '[]'::json)
+    from consent_records r
+    where r.account_id = ${sql.placeholder('accountId')} and r.meeting_id = ${sql.placeholder('meetingId')}
+      and r.scope = ${sql.placeholder('scope')} and r.participant_id is not null)`,
+  versions: sql<Json<FactVersion>[]>`(
+    select coalesce(json_agg(json_build_object('id', v.id, 'noticeId', v.notice_id, 'version', v.version,
+      'requiresReconsent', v.requires_reconsent, 'publishedAt', v.published_at) order by v.published_at), '[]'::json)
+    from notice_versions v
+    where v.account_id = ${sql.placeholder('accountId')} and v.kind = ${sql.placeholder('scope')})`,
+}
+
+const date = (value: string) => new Date(value)
+const dateOrNull = (value: string | null) => (value === null ? null : new Date(value))
+
+function toFacts(row: { [K in keyof typeof FACTS]: unknown }): GateFacts {
+  const r = row as { participants: Json<FactParticipant>[]; stays: Json<FactStay>[]; records: Json<FactRecord>[]; versions: Json<FactVersion>[] }
+  return {
+    participants: r.participants.map((p) => ({ ...p, guardianConsentAt: dateOrNull(p.guardianConsentAt) })),
+    stays: r.stays.map((s) => ({ ...s, joinedAt: date(s.joinedAt), leftAt: dateOrNull(s.leftAt) })),
+    records: r.records.map((x) => ({ ...x, at: date(x.at) })),
+    versions: r.versions.map((v) => ({ ...v, publishedAt: date(v.publishedAt) })),
+  }
+}
+
+export function createGateRepository(db: Db) {
+  const facts = db.select(FACTS).from(accounts).where(eq(accounts.id, sql.placeholder('accountId'))).prepare('gate_facts')
+
+  return {
+    /** One round trip; inside a store's transaction it reads what committed before it. */
+    async facts(accountId: string, meetingId: string, scope: GatedScope, tx?: Executor): Promise<GateFacts> {
+      // A transaction prepares the same statement on its own connection (postgres.js caches it there).
+      const statement = tx ? tx.select(FACTS).from(accounts).where(eq(accounts.id, sql.placeholder('accountId'))).prepare('gate_facts') : facts
+      const rows = await statement.execute({ accountId, meetingId, scope })
+      return toFacts(rows[0]!)
+    },
+
+    async insertGrant(tx: Executor, row: typeof consentGrants.$inferInsert) {
+      await tx.insert(consentGrants).values(row)
+    },
+  }
+}
+
+export type GateRepository = ReturnType<typeof createGateRepository>

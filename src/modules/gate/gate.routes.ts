@@ -1,0 +1,26 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
+import { MeetingParamsSchema } from '../meetings/meetings.schemas.js'
+import { DecisionRequestSchema, DecisionSchema } from './gate.schemas.js'
+import { gateInput, toDecision } from './gate.service.js'
+
+const routes: FastifyPluginAsyncZod = async (app) => {
+  const gate = app.services.gate
+
+  app.post('/meetings/:meetingId/recording-decisions', {
+    schema: {
+      operationId: 'decideRecording',
+      tags: ['consent gate'],
+      summary: 'Would this capture window be allowed? Answers with every violation; stores nothing',
+      params: MeetingParamsSchema,
+      body: DecisionRequestSchema,
+      response: { 200: DecisionSchema },
+    },
+    handler: async (request) => {
+      const meeting = await gate.loadForCapture(request.principal, request.params.meetingId)
+      const { scope, ...window } = request.body
+      return toDecision(await gate.check(meeting, gateInput(scope, window, false)))
+    },
+  })
+}
+
+export default routes

@@ -1,0 +1,39 @@
+import { z } from 'zod'
+import { GATED_SCOPES } from '../../../db/schema/index.js'
+import { VIOLATION_RULES } from './gate.decision.js'
+
+const ParticipantIds = z.array(z.uuid()).max(10_000)
+
+/** The window and who is in it: shared by decisions and recordings. */
+export const CaptureWindowShape = {
+  startedAt: z.iso.datetime({ offset: true }),
+  endedAt: z.iso.datetime({ offset: true }),
+  capturedParticipantIds: ParticipantIds.optional().describe('Absent: everyone present during the window is captured (rule 1)'),
+  excludedParticipantIds: ParticipantIds.optional().describe('Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5)'),
+}
+
+export const DecisionRequestSchema = z
+  .strictObject({ scope: z.enum(GATED_SCOPES), ...CaptureWindowShape })
+  .meta({ id: 'DecisionRequest' })
+
+export const ViolationSchema = z
+  .object({
+    participantId: z.uuid().nullable().describe('null for a violation of the whole meeting (notice_missing)'),
+    rule: z.enum(VIOLATION_RULES),
+    at: z.iso.datetime().describe('The first instant the rule fails (a withdrawal: its own instant)'),
+    detail: z.string(),
+  })
+  .meta({ id: 'Violation' })
+
+export const DecisionSchema = z
+  .object({
+    allowed: z.boolean(),
+    scope: z.enum(GATED_SCOPES),
+    mode: z.enum(['notice', 'acknowledge', 'explicit']),
+    capturedParticipantIds: z.array(z.uuid()).describe('Participants captured for at least an instant of the window'),
+    violations: z.array(ViolationSchema),
+  })
+  .meta({ id: 'Decision' })
+
+export type DecisionRequest = z.infer<typeof DecisionRequestSchema>
+export type CaptureWindow = { startedAt: string; endedAt: string; capturedParticipantIds?: string[] | undefined; excludedParticipantIds?: string[] | undefined }

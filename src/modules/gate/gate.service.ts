@@ -1,0 +1,185 @@
+import type { Executor } from '../../../db/client.js'
+import { type Principal, requireAccountRole } from '../../lib/access.js'
+import type { Clock } from '../../lib/clock.js'
+import { ConflictError, ForbiddenError, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
+import { isUuid, newId } from '../../lib/ids.js'
+import type { MeetingRow, MeetingsRepository } from '../meetings/meetings.repository.js'
+import type { SettingsService } from '../settings/settings.service.js'
+import { type ConsentMode, decide, type GatedScope, type GateOutcome, type Span, type Violation } from './gate.decision.js'
+import type { GateRepository } from './gate.repository.js'
+import type { CaptureWindow } from './gate.schemas.js'
+
+const MODE_KEY = { recording: 'recording.consent_mode', transcript: 'transcript.consent_mode' } as const
+/** How far a client's clock may run ahead of ours when it reports a window that has ended. */
+const CLOCK_SKEW_MS = 5_000
+
+export interface GateInput {
+  scope: GatedScope
+  window: Span
+  /** Recordings: the listed ids (absent: everyone present). Transcripts: the speakers and their spans. */
+  captured?: { participantId: string; spans?: Span[]; pointer?: string }[]
+  excluded?: string[]
+  /** Stores need a window that has ended; the decision route may ask about one still running. */
+  ended: boolean
+}
+
+export type GateResult = GateOutcome & { mode: ConsentMode; scope: GatedScope }
+
+export const toViolationItem = (v: Violation): ProblemItem => ({
+  detail: v.detail,
+  code: v.rule,
+  participantId: v.participantId,
+  rule: v.rule,
+  at: v.at.toISOString(),
+})
+
+/** The 409 of a refused store: every offending participant and rule (rule 6). */
+export const consentMissing = (result: GateResult) =>
+  new ConflictError('consent_missing', `The ${result.scope} is not allowed: ${result.violations.length} consent rule(s) fail`, result.violations.map(toViolationItem))
+
+/** Parses a request's window and participant lists; ids are checked against the meeting later. */
+export function gateInput(scope: GatedScope, body: CaptureWindow, ended: boolean): GateInput {
+  const window = { from: new Date(body.startedAt), to: new Date(body.endedAt) }
+  if (window.from.getTime() >= window.to.getTime()) {
+    throw new ValidationError('The window is empty', [{ pointer: '/body/endedAt', detail: 'must be after startedAt' }])
+  }
+  const excluded = body.excludedParticipantIds ?? []
+  const both = (body.capturedParticipantIds ?? []).filter((id) => excluded.includes(id))
+  if (both.length > 0) {
+    throw new ValidationError('A participant cannot be both captured and excluded', [
+      { pointer: '/body/excludedParticipantIds', detail: `also captured: ${both.join(', ')}` },
+    ])
+  }
+  return {
+    scope,
+    window,
+    ...(body.capturedParticipantIds ? { captured: body.capturedParticipantIds.map((participantId) => ({ participantId })) } : {}),
+    excluded,
+    ended,
+  }
+}
+
+interface Deps {
+  gate: GateRepository
+  meetings: MeetingsRepository
+  settings: SettingsService
+  clock: Clock
+}
+
+// The consent gate: the one place that decides whether an artefact may exist. Stores call
+// `decideForStore` inside the transaction that inserts the artefact.
+export function createGateService({ gate, meetings, settings, clock }: Deps) {
+  async function evaluate(meeting: MeetingRow, input: GateInput, now: Date, tx?: Executor): Promise<GateResult & { redecide: (captured: GateInput['captured']) => GateResult }> {
+    if (input.ended && input.window.to.getTime() > now.getTime() + CLOCK_SKEW_MS) {
+      throw new ValidationError('The window has not ended yet', [{ pointer: '/body/endedAt', detail: 'must not be in the future' }])
+    }
+    const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting, tx)).settings
+    const mode = effective[MODE_KEY[input.scope]]!.value as ConsentMode
+    const facts = await gate.facts(meeting.accountId, meeting.id, input.scope, tx)
+    const known = new Set(facts.participants.map((p) => p.id))
+    const unknown: ProblemItem[] = []
+    input.captured?.forEach((c, i) => {
+      if (!known.has(c.participantId)) unknown.push({ pointer: c.pointer ?? `/body/capturedParticipantIds/${i}`, detail: 'not a participant of this meeting' })
+    })
+    input.excluded?.forEach((id, i) => {
+      if (!known.has(id)) unknown.push({ pointer: `/body/excludedParticipantIds/${i}`, detail: 'not a participant of this meeting' })
+    })
+    if (unknown.length > 0) throw new ValidationError('Unknown participants', unknown)
+    const openUntil = new Date(Math.max(now.getTime(), input.window.to.getTime()))
+    const run = (captured: GateInput['captured']): GateResult => ({
+      ...decide(facts, { scope: input.scope, mode, window: input.window, openUntil, ...(captured ? { captured } : {}), excluded: input.excluded ?? [] }),
+      mode,
+      scope: input.scope,
+    })
+    return { ...run(input.captured), redecide: run }
+  }
+
+  return {
+    /** Who may ask the gate or store through it: the recorder, the host, an admin of the account. */
+    async loadForCapture(principal: Principal, meetingId: string): Promise<MeetingRow> {
+      requireAccountRole(principal, principal.accountId, ['admin', 'member', 'recorder'])
+      const meeting = await meetings.findById(principal.accountId, meetingId)
+      if (!meeting) throw new NotFoundError('Meeting')
+      if (principal.roles.includes('admin') || principal.roles.includes('recorder') || meeting.hostUserId === principal.subject) return meeting
+      const own = isUuid(principal.subject) ? await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject) : undefined
+      if (own) throw new ForbiddenError('Only the recorder, the host or an admin captures this meeting')
+      throw new NotFoundError('Meeting')
+    },
+
+    /**
+     * Who reads a meeting's artefacts (metadata): the recorder, the host, cohosts, admins; another
+     * participant gets 403, anyone else 404. Reading the content itself is narrower (its service).
+     */
+    async loadForArtefacts(principal: Principal, meetingId: string): Promise<MeetingRow> {
+      const meeting = await meetings.findById(principal.accountId, meetingId)
+      if (!meeting) throw new NotFoundError('Meeting')
+      if (principal.roles.includes('admin') || principal.roles.includes('recorder') || meeting.hostUserId === principal.subject) return meeting
+      const own = isUuid(principal.subject) ? await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject) : undefined
+      if (own?.role === 'cohost') return meeting
+      if (own) throw new ForbiddenError('Only the recorder, the host, cohosts and admins see recordings and transcripts')
+      throw new NotFoundError('Meeting')
+    },
+
+    /** Would this window be allowed now? Stores nothing; two round trips (settings, facts). */
+    async check(meeting: MeetingRow, input: GateInput): Promise<GateResult> {
+      const { redecide: _, ...result } = await evaluate(meeting, input, clock.now())
+      return result
+    },
+
+    /**
+     * The decision inside a store's transaction. The meeting row is locked first: every consent
+     * insert holds a key-share lock on it through its foreign key, so this waits for consents in
+     * flight, and the facts read afterwards see every one that committed (rule 8).
+     * Allowed: the grant row is written and its id returned.
+     */
+    async decideForStore(
+      tx: Executor,
+      principal: Principal,
+      meeting: MeetingRow,
+      input: GateInput,
+      options: { dropRefused?: boolean } = {},
+    ): Promise<GateResult & { grantId: string | null; dropped: string[] }> {
+      const locked = await meetings.lock(tx, meeting.accountId, meeting.id, 'update')
+      if (!locked) throw new NotFoundError('Meeting')
+      const now = clock.now()
+      const { redecide, ...first } = await evaluate(locked, input, now, tx)
+      let result: GateResult = first
+      let dropped: string[] = []
+      // Redaction (rule 7): the captured who fail are left out, and the rest decided again on the
+      // same facts. A failure of the whole meeting (no notice) cannot be redacted away.
+      if (!first.allowed && options.dropRefused && input.captured && first.violations.every((v) => v.participantId !== null)) {
+        dropped = [...new Set(first.violations.map((v) => v.participantId!))]
+        result = redecide(input.captured.filter((c) => !dropped.includes(c.participantId)))
+      }
+      if (!result.allowed) return { ...result, grantId: null, dropped: [] }
+      const grantId = newId(now.getTime())
+      await gate.insertGrant(tx, {
+        accountId: meeting.accountId,
+        id: grantId,
+        meetingId: meeting.id,
+        scope: input.scope,
+        mode: result.mode,
+        windowStart: input.window.from,
+        windowEnd: input.window.to,
+        capturedParticipantIds: result.captured,
+        excludedParticipantIds: result.excluded,
+        consentRecordIds: result.reliedOn,
+        decidedBy: principal.subject,
+        decidedAt: now,
+      })
+      return { ...result, grantId, dropped }
+    },
+  }
+}
+
+export type GateService = ReturnType<typeof createGateService>
+
+export function toDecision(result: GateResult) {
+  return {
+    allowed: result.allowed,
+    scope: result.scope,
+    mode: result.mode,
+    capturedParticipantIds: result.captured,
+    violations: result.violations.map((v) => ({ participantId: v.participantId, rule: v.rule, at: v.at.toISOString(), detail: v.detail })),
+  }
+}

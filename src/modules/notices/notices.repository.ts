@@ -1,0 +1,81 @@
+import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
+import type { Db, Executor } from '../../../db/client.js'
+import { notices, noticeVersions } from '../../../db/schema/index.js'
+
+export type NoticeRow = typeof notices.$inferSelect
+export type NoticeVersionRow = typeof noticeVersions.$inferSelect
+export type NoticeKind = NoticeRow['kind']
+export type NoticeWithVersion = { notice: NoticeRow; version: NoticeVersionRow }
+
+// Notices and their immutable versions; every query names the account.
+export function createNoticesRepository(db: Db) {
+  /** The latest version of each notice of the given kinds (DISTINCT ON keeps one row per notice). */
+  const current = (executor: Executor, accountId: string, kinds: readonly NoticeKind[]): Promise<NoticeWithVersion[]> =>
+    executor
+      .selectDistinctOn([noticeVersions.noticeId], { notice: notices, version: noticeVersions })
+      .from(noticeVersions)
+      .innerJoin(notices, and(eq(notices.accountId, noticeVersions.accountId), eq(notices.id, noticeVersions.noticeId)))
+      .where(and(eq(noticeVersions.accountId, accountId), inArray(noticeVersions.kind, [...kinds])))
+      .orderBy(noticeVersions.noticeId, desc(noticeVersions.version))
+
+  return {
+    async insertNotice(tx: Executor, row: typeof notices.$inferInsert): Promise<NoticeRow> {
+      const [inserted] = await tx.insert(notices).values(row).returning()
+      return inserted!
+    },
+
+    async insertVersion(tx: Executor, row: typeof noticeVersions.$inferInsert): Promise<NoticeVersionRow> {
+      const [inserted] = await tx.insert(noticeVersions).values(row).returning()
+      return inserted!
+    },
+
+    /** The notice locked for publishing, so two publishers cannot take the same number. */
+    async lockNotice(tx: Executor, accountId: string, noticeId: string): Promise<NoticeRow | undefined> {
+      const [row] = await tx.select().from(notices).where(and(eq(notices.accountId, accountId), eq(notices.id, noticeId))).for('update')
+      return row
+    },
+
+    async latestVersion(accountId: string, noticeId: string, executor: Executor = db): Promise<NoticeVersionRow | undefined> {
+      const [row] = await executor
+        .select()
+        .from(noticeVersions)
+        .where(and(eq(noticeVersions.accountId, accountId), eq(noticeVersions.noticeId, noticeId)))
+        .orderBy(desc(noticeVersions.version))
+        .limit(1)
+      return row
+    },
+
+    async version(accountId: string, versionId: string, executor: Executor = db): Promise<NoticeVersionRow | undefined> {
+      const [row] = await executor
+        .select()
+        .from(noticeVersions)
+        .where(and(eq(noticeVersions.accountId, accountId), eq(noticeVersions.id, versionId)))
+      return row
+    },
+
+    /** Notices of the account with their current version, by id. */
+    async page(accountId: string, options: { afterId?: string | undefined; kind?: NoticeKind | undefined; limit: number }): Promise<NoticeWithVersion[]> {
+      return db
+        .select({ notice: notices, version: noticeVersions })
+        .from(notices)
+        .innerJoin(
+          noticeVersions,
+          and(
+            eq(noticeVersions.accountId, notices.accountId),
+            eq(noticeVersions.noticeId, notices.id),
+            eq(
+              noticeVersions.version,
+              sql`(select max(v2.version) from notice_versions v2 where v2.account_id = "notices"."account_id" and v2.notice_id = "notices"."id")`,
+            ),
+          ),
+        )
+        .where(and(eq(notices.accountId, accountId), options.afterId ? gt(notices.id, options.afterId) : undefined, options.kind ? eq(notices.kind, options.kind) : undefined))
+        .orderBy(asc(notices.id))
+        .limit(options.limit)
+    },
+
+    current: (accountId: string, kinds: readonly NoticeKind[], executor: Executor = db) => current(executor, accountId, kinds),
+  }
+}
+
+export type NoticesRepository = ReturnType<typeof createNoticesRepository>

@@ -1,0 +1,53 @@
+import { z } from 'zod'
+import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
+import { safeText } from '../../lib/text.js'
+
+export const TranscriptParamsSchema = z.strictObject({ meetingId: z.uuid(), transcriptId: z.uuid() })
+
+const DAY_MS = 86_400_000
+
+export const SegmentSchema = z.strictObject({
+  speakerParticipantId: z.uuid(),
+  startMs: z.number().int().min(0).max(DAY_MS).describe("Offset from the transcript's startedAt"),
+  endMs: z.number().int().min(1).max(DAY_MS),
+  text: safeText(20_000),
+})
+
+export const CreateTranscriptSchema = z
+  .strictObject({
+    startedAt: z.iso.datetime({ offset: true }),
+    endedAt: z.iso.datetime({ offset: true }),
+    recordingId: z.uuid().optional(),
+    redact: z.boolean().optional().describe('true: segments of speakers without transcript consent are stored as redaction markers; otherwise they refuse the transcript'),
+    segments: z.array(SegmentSchema).min(1).max(20_000),
+  })
+  .meta({ id: 'CreateTranscript' })
+
+const StoredSegmentSchema = z.object({
+  speakerParticipantId: z.uuid(),
+  startMs: z.number().int(),
+  endMs: z.number().int(),
+  text: z.string().nullable().describe('null: redacted'),
+  redacted: z.boolean(),
+})
+
+const transcriptFields = {
+  id: z.uuid(),
+  meetingId: z.uuid(),
+  recordingId: z.uuid().nullable(),
+  status: z.enum(['stored', 'deleted']),
+  startedAt: z.iso.datetime(),
+  endedAt: z.iso.datetime(),
+  grantId: z.uuid(),
+  segmentCount: z.number().int(),
+  redactedSegments: z.number().int(),
+  createdAt: z.iso.datetime(),
+  deletedAt: z.iso.datetime().nullable(),
+}
+
+export const TranscriptSummarySchema = z.object(transcriptFields).meta({ id: 'TranscriptSummary' })
+export const TranscriptSchema = z.object({ ...transcriptFields, segments: z.array(StoredSegmentSchema) }).meta({ id: 'Transcript' })
+export const TranscriptPageSchema = pageSchema(TranscriptSummarySchema).meta({ id: 'TranscriptPage' })
+export const ListTranscriptsQuerySchema = PageQuerySchema
+
+export type CreateTranscript = z.infer<typeof CreateTranscriptSchema>
