@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
-import { renderOpenApi } from '../../src/cli/openapi.js'
+import { CLIENT_TYPES_FILE, renderClientTypes, renderOpenApi } from '../../src/cli/openapi.js'
 import { buildTestApp } from '../helpers/app.js'
 import { OPENAPI_PATH } from '../helpers/openapi.js'
 
@@ -9,6 +9,10 @@ const document = JSON.parse(committed)
 
 t.test('openapi/openapi.json is not stale (run `npm run openapi` after changing a route)', async (t) => {
   t.equal(await renderOpenApi(), committed)
+})
+
+t.test('openapi/client.d.ts, the generated client types, is not stale', async (t) => {
+  t.equal(await renderClientTypes(committed), readFileSync(CLIENT_TYPES_FILE, 'utf8'))
 })
 
 t.test('the document is OpenAPI 3.1 and every operation is complete', async (t) => {
