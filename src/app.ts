@@ -1,8 +1,9 @@
+import { sql } from 'drizzle-orm'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
-import type { Database } from '../db/client.js'
+import { type Database, rowsOf } from '../db/client.js'
 import type { Config } from './config.js'
-import { type Clock, systemClock } from './lib/clock.js'
+import { type Clock, databaseClock } from './lib/clock.js'
 import accountsRoutes from './modules/accounts/accounts.routes.js'
 import auditRoutes from './modules/audit/audit.routes.js'
 import groupsRoutes from './modules/groups/groups.routes.js'
@@ -70,7 +71,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(securityHeaders)
   await app.register(openapi)
   await app.register(database, { database: options.database })
-  const clock = options.clock ?? systemClock
+  // Without an injected clock (tests move one by hand), instants come from the database's clock.
+  const clock = options.clock ?? (await serverClock(app, options.database))
   const services = createServices(options.database, clock, config)
   app.decorate('services', services)
   await app.register(auth, { config, userStatus: services.repositories.users.statusOf })
@@ -91,4 +93,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(transcriptsRoutes, { prefix: '/v1' })
   await app.register(auditRoutes, { prefix: '/v1' })
   return app
+}
+
+async function serverClock(app: FastifyInstance, database: Database): Promise<Clock> {
+  const clock = await databaseClock(async () => {
+    const [row] = rowsOf<{ now: string | Date }>(await database.db.execute(sql`select clock_timestamp() as now`))
+    return new Date(row!.now)
+  })
+  app.addHook('onClose', async () => clock.stop())
+  return clock
 }
