@@ -669,6 +669,92 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings/{meetingId}/screen-share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Start or stop the caller’s screen share (host or cohost); attention tracking runs only while one runs */
+        put: operations["setScreenShare"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{meetingId}/attention-events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Kept out-of-focus spans: all of them for the host and cohosts (audited), a participant’s own for them */
+        get: operations["listAttentionSpans"];
+        put?: never;
+        /** A participant's client reports focus lost or regained; refused unless every attention rule holds */
+        post: operations["reportAttentionEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/media-monitoring": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Opt in to or out of media-traffic diagnostics (a media_monitoring consent record) */
+        put: operations["setMediaMonitoring"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/media-diagnostics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Quality figures of a period; accepted only when the account allows monitoring and the user opted in */
+        post: operations["submitMediaDiagnostics"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/media-diagnostics": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's own media diagnostics */
+        get: operations["listMyMediaDiagnostics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/accounts/{accountId}/audit": {
         parameters: {
             query?: never;
@@ -1411,6 +1497,119 @@ export interface components {
         };
         TranscriptPageInput: {
             items: components["schemas"]["TranscriptSummaryInput"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        ScreenShareChangeInput: {
+            active: boolean;
+        };
+        ScreenShareStateInput: {
+            active: boolean;
+            /** @description Start of the running share */
+            since: string | null;
+            /** @description Who is sharing */
+            participantId: string | null;
+        };
+        AttentionEventInput: {
+            /** Format: uuid */
+            participantId: string;
+            /**
+             * @description The meeting window lost or regained focus; nothing else about the screen is ever sent (P-ATT-3)
+             * @enum {string}
+             */
+            type: "focus_lost" | "focus_regained";
+            /**
+             * Format: date-time
+             * @description The client's instant; at most a few seconds from the server clock
+             */
+            at: string;
+        };
+        AttentionSpanInput: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            participantId: string;
+            /** Format: date-time */
+            lostAt: string;
+            /** Format: date-time */
+            regainedAt: string;
+            /** @description At least attention_tracking.threshold_seconds: shorter spans are never kept */
+            seconds: number;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        AttentionEventAnswerInput: {
+            /** @enum {string} */
+            type: "focus_lost" | "focus_regained";
+            /** Format: date-time */
+            at: string;
+            /** @description focus_regained: whether the span was long enough to keep; focus_lost: null */
+            kept: boolean | null;
+            span: components["schemas"]["AttentionSpanInput"] | null;
+        };
+        AttentionSpanPageInput: {
+            items: components["schemas"]["AttentionSpanInput"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        MediaMonitoringChangeInput: {
+            optIn: boolean;
+            /**
+             * Format: uuid
+             * @description The media_monitoring notice version agreed to; required to opt in
+             */
+            noticeVersionId?: string;
+        };
+        MediaMonitoringStateInput: {
+            optedIn: boolean;
+            /**
+             * Format: uuid
+             * @description The consent record of this change
+             */
+            recordId: string;
+            /** Format: date-time */
+            at: string;
+            noticeVersionId: string | null;
+        };
+        MediaDiagnosticsInput: {
+            /** Format: uuid */
+            meetingId?: string;
+            /** Format: date-time */
+            periodStart: string;
+            /** Format: date-time */
+            periodEnd: string;
+            bitrateKbps: number;
+            packetLossPct: number;
+            jitterMs: number;
+            roundTripMs: number;
+            codec: string;
+            /** @enum {string} */
+            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
+        };
+        MediaDiagnosticsRecordInput: {
+            /** Format: uuid */
+            id: string;
+            meetingId: string | null;
+            /** Format: date-time */
+            periodStart: string;
+            /** Format: date-time */
+            periodEnd: string;
+            bitrateKbps: number;
+            packetLossPct: number;
+            jitterMs: number;
+            roundTripMs: number;
+            codec: string;
+            /** @enum {string} */
+            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
+            /** @description The network the figures came from, truncated (/24, /48) */
+            clientNetwork: string | null;
+            /** Format: date-time */
+            receivedAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        MediaDiagnosticsPageInput: {
+            items: components["schemas"]["MediaDiagnosticsRecordInput"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
@@ -2181,6 +2380,119 @@ export interface components {
         };
         TranscriptPage: {
             items: components["schemas"]["TranscriptSummary"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        ScreenShareChange: {
+            active: boolean;
+        };
+        ScreenShareState: {
+            active: boolean;
+            /** @description Start of the running share */
+            since: string | null;
+            /** @description Who is sharing */
+            participantId: string | null;
+        };
+        AttentionEvent: {
+            /** Format: uuid */
+            participantId: string;
+            /**
+             * @description The meeting window lost or regained focus; nothing else about the screen is ever sent (P-ATT-3)
+             * @enum {string}
+             */
+            type: "focus_lost" | "focus_regained";
+            /**
+             * Format: date-time
+             * @description The client's instant; at most a few seconds from the server clock
+             */
+            at: string;
+        };
+        AttentionSpan: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            participantId: string;
+            /** Format: date-time */
+            lostAt: string;
+            /** Format: date-time */
+            regainedAt: string;
+            /** @description At least attention_tracking.threshold_seconds: shorter spans are never kept */
+            seconds: number;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        AttentionEventAnswer: {
+            /** @enum {string} */
+            type: "focus_lost" | "focus_regained";
+            /** Format: date-time */
+            at: string;
+            /** @description focus_regained: whether the span was long enough to keep; focus_lost: null */
+            kept: boolean | null;
+            span: components["schemas"]["AttentionSpan"] | null;
+        };
+        AttentionSpanPage: {
+            items: components["schemas"]["AttentionSpan"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        MediaMonitoringChange: {
+            optIn: boolean;
+            /**
+             * Format: uuid
+             * @description The media_monitoring notice version agreed to; required to opt in
+             */
+            noticeVersionId?: string;
+        };
+        MediaMonitoringState: {
+            optedIn: boolean;
+            /**
+             * Format: uuid
+             * @description The consent record of this change
+             */
+            recordId: string;
+            /** Format: date-time */
+            at: string;
+            noticeVersionId: string | null;
+        };
+        MediaDiagnostics: {
+            /** Format: uuid */
+            meetingId?: string;
+            /** Format: date-time */
+            periodStart: string;
+            /** Format: date-time */
+            periodEnd: string;
+            bitrateKbps: number;
+            packetLossPct: number;
+            jitterMs: number;
+            roundTripMs: number;
+            codec: string;
+            /** @enum {string} */
+            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
+        };
+        MediaDiagnosticsRecord: {
+            /** Format: uuid */
+            id: string;
+            meetingId: string | null;
+            /** Format: date-time */
+            periodStart: string;
+            /** Format: date-time */
+            periodEnd: string;
+            bitrateKbps: number;
+            packetLossPct: number;
+            jitterMs: number;
+            roundTripMs: number;
+            codec: string;
+            /** @enum {string} */
+            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
+            /** @description The network the figures came from, truncated (/24, /48) */
+            clientNetwork: string | null;
+            /** Format: date-time */
+            receivedAt: string;
+            /** Format: date-time */
+            expiresAt: string;
+        };
+        MediaDiagnosticsPage: {
+            items: components["schemas"]["MediaDiagnosticsRecord"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
@@ -7037,6 +7349,561 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setScreenShare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meetingId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScreenShareChangeInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScreenShareState"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description meeting_not_live or not_present */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAttentionSpans: {
+        parameters: {
+            query?: {
+                /** @description Page size, at most 100 */
+                limit?: number;
+                /** @description The nextCursor of the previous page */
+                cursor?: string;
+                participantId?: string;
+            };
+            header?: never;
+            path: {
+                meetingId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttentionSpanPage"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    reportAttentionEvent: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                meetingId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AttentionEventInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AttentionEventAnswer"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description attention_refused (errors[0].rule names the rule that failed), span_open or no_open_span; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setMediaMonitoring: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MediaMonitoringChangeInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaMonitoringState"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description notice_outdated: a newer version of the notice is published */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    submitMediaDiagnostics: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MediaDiagnosticsInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaDiagnosticsRecord"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description monitoring_not_allowed (the account), monitoring_not_opted_in (the user) or processing_restricted; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMyMediaDiagnostics: {
+        parameters: {
+            query?: {
+                /** @description Page size, at most 100 */
+                limit?: number;
+                /** @description The nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MediaDiagnosticsPage"];
+                };
             };
             /** @description The request is malformed or does not match the schema */
             400: {

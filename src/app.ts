@@ -13,6 +13,8 @@ import gateRoutes from './modules/gate/gate.routes.js'
 import noticesRoutes from './modules/notices/notices.routes.js'
 import recordingsRoutes from './modules/recordings/recordings.routes.js'
 import transcriptsRoutes from './modules/transcripts/transcripts.routes.js'
+import attentionRoutes from './modules/attention/attention.routes.js'
+import monitoringRoutes from './modules/monitoring/monitoring.routes.js'
 import idempotency from './modules/idempotency/idempotency.plugin.js'
 import healthRoutes from './modules/health/health.routes.js'
 import usersRoutes from './modules/users/users.routes.js'
@@ -91,6 +93,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(gateRoutes, { prefix: '/v1' })
   await app.register(recordingsRoutes, { prefix: '/v1' })
   await app.register(transcriptsRoutes, { prefix: '/v1' })
+  await app.register(attentionRoutes, { prefix: '/v1' })
+  await app.register(monitoringRoutes, { prefix: '/v1' })
   await app.register(auditRoutes, { prefix: '/v1' })
   return app
 }

@@ -4,6 +4,10 @@ import type { Config } from './config.js'
 import { createBlobStore } from './lib/blob-store.js'
 import type { Clock } from './lib/clock.js'
 import { resolveReceiptKey } from './lib/receipt-key.js'
+import { createAttentionRepository } from './modules/attention/attention.repository.js'
+import { createAttentionService } from './modules/attention/attention.service.js'
+import { createMonitoringRepository } from './modules/monitoring/monitoring.repository.js'
+import { createMonitoringService } from './modules/monitoring/monitoring.service.js'
 import { createConsentsRepository } from './modules/consents/consents.repository.js'
 import { createConsentsService } from './modules/consents/consents.service.js'
 import { createGateRepository } from './modules/gate/gate.repository.js'
@@ -43,9 +47,10 @@ export function createServices(database: Database, clock: Clock, config: Service
   const meetings = createMeetingsRepository(database.db)
   const notices = createNoticesRepository(database.db)
   const noticesService = createNoticesService({ inTransaction, notices, audit, clock })
+  const consentRecords = createConsentsRepository(database.db)
   const consents = createConsentsService({
     inTransaction,
-    consents: createConsentsRepository(database.db),
+    consents: consentRecords,
     meetings,
     notices,
     noticesService,
@@ -69,6 +74,18 @@ export function createServices(database: Database, clock: Clock, config: Service
     gate,
     recordings: createRecordingsService({ inTransaction, recordings, accounts, gate, settings: settingsService, audit, blobs, clock, uploadLimit: config.uploadLimit }),
     transcripts: createTranscriptsService({ inTransaction, transcripts: createTranscriptsRepository(database.db), recordings, gate, settings: settingsService, audit, clock }),
+    attention: createAttentionService({ inTransaction, attention: createAttentionRepository(database.db), meetings, users, settings: settingsService, gate, audit, clock }),
+    monitoring: createMonitoringService({
+      inTransaction,
+      monitoring: createMonitoringRepository(database.db),
+      consents: consentRecords,
+      notices,
+      meetings,
+      users,
+      settings: settingsService,
+      audit,
+      clock,
+    }),
     repositories: { accounts, users, idempotency: createIdempotencyRepository(database.db) },
   }
 }

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, lte, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { consentRecords } from '../../../db/schema/index.js'
 
@@ -73,6 +73,17 @@ export function createConsentsRepository(db: Db) {
         .from(consentRecords)
         .where(and(eq(consentRecords.accountId, accountId), eq(consentRecords.meetingId, meetingId), isNotNull(consentRecords.participantId)))
         .orderBy(consentRecords.participantId, consentRecords.scope, desc(consentRecords.at), desc(consentRecords.id))
+    },
+
+    /** A user's latest account-wide record of a scope (no meeting): opt-ins such as media monitoring. */
+    async latestOfUser(accountId: string, userId: string, scope: string): Promise<ConsentRow | undefined> {
+      const [row] = await db
+        .select()
+        .from(consentRecords)
+        .where(and(eq(consentRecords.accountId, accountId), eq(consentRecords.userId, userId), eq(consentRecords.scope, scope), isNull(consentRecords.meetingId)))
+        .orderBy(desc(consentRecords.at), desc(consentRecords.id))
+        .limit(1)
+      return row
     },
 
     latestOfParticipant(accountId: string, meetingId: string, participantId: string): Promise<ConsentRow[]> {

@@ -4,6 +4,8 @@
 
 export type ConsentMode = 'notice' | 'acknowledge' | 'explicit'
 export type GatedScope = 'recording' | 'transcript'
+/** Scopes the rules are evaluated for: the gated artefacts, and attention tracking's notice (P-ATT-4). */
+export type DecisionScope = GatedScope | 'attention_tracking'
 
 export const VIOLATION_RULES = [
   'notice_missing',
@@ -69,7 +71,7 @@ export interface Span {
 }
 
 export interface GateRequest {
-  scope: GatedScope
+  scope: DecisionScope
   mode: ConsentMode
   window: Span
   /** Open stays run to this instant (the decision's now, or the window end when it is later). */

@@ -1,7 +1,7 @@
 import { eq, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { accounts, consentGrants } from '../../../db/schema/index.js'
-import type { FactParticipant, FactRecord, FactStay, FactVersion, GateFacts, GatedScope } from './gate.decision.js'
+import type { DecisionScope, FactParticipant, FactRecord, FactStay, FactVersion, GateFacts } from './gate.decision.js'
 
 type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] }
 
@@ -49,7 +49,7 @@ export function createGateRepository(db: Db) {
 
   return {
     /** One round trip; inside a store's transaction it reads what committed before it. */
-    async facts(accountId: string, meetingId: string, scope: GatedScope, tx?: Executor): Promise<GateFacts> {
+    async facts(accountId: string, meetingId: string, scope: DecisionScope, tx?: Executor): Promise<GateFacts> {
       // A transaction prepares the same statement on its own connection (postgres.js caches it there).
       const statement = tx ? tx.select(FACTS).from(accounts).where(eq(accounts.id, sql.placeholder('accountId'))).prepare('gate_facts') : facts
       const rows = await statement.execute({ accountId, meetingId, scope })

@@ -95,6 +95,17 @@ export function createGateService({ gate, meetings, settings, clock }: Deps) {
   }
 
   return {
+    /**
+     * Whether the participant had been shown the scope's notice at `at` (P-ATT-4): their latest
+     * answer then is notified or granted, to a version that still counts (the rules of notice mode).
+     */
+    async noticeShown(meeting: MeetingRow, participantId: string, scope: 'attention_tracking', at: Date, tx?: Executor): Promise<boolean> {
+      const facts = await gate.facts(meeting.accountId, meeting.id, scope, tx)
+      const instant = { from: at, to: new Date(at.getTime() + 1) }
+      const outcome = decide(facts, { scope, mode: 'notice', window: instant, openUntil: instant.to, captured: [{ participantId, spans: [instant] }] })
+      return outcome.violations.every((v) => v.rule === 'minor_without_guardian')
+    },
+
     /** Who may ask the gate or store through it: the recorder, the host, an admin of the account. */
     async loadForCapture(principal: Principal, meetingId: string): Promise<MeetingRow> {
       requireAccountRole(principal, principal.accountId, ['admin', 'member', 'recorder'])

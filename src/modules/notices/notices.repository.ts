@@ -45,6 +45,23 @@ export function createNoticesRepository(db: Db) {
       return row
     },
 
+    /** Whether a version after `version` of the notice asks for consent again (P-GOV-3). */
+    async reconsentSince(accountId: string, noticeId: string, version: number): Promise<boolean> {
+      const rows = await db
+        .select({ id: noticeVersions.id })
+        .from(noticeVersions)
+        .where(
+          and(
+            eq(noticeVersions.accountId, accountId),
+            eq(noticeVersions.noticeId, noticeId),
+            gt(noticeVersions.version, version),
+            eq(noticeVersions.requiresReconsent, true),
+          ),
+        )
+        .limit(1)
+      return rows.length > 0
+    },
+
     async version(accountId: string, versionId: string, executor: Executor = db): Promise<NoticeVersionRow | undefined> {
       const [row] = await executor
         .select()

@@ -250,6 +250,9 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
       return patch(principal, principal.accountId, ref, body, true, signals)
     },
 
+    /** A user's effective settings, for services that already checked who asks. */
+    effectiveForUser,
+
     async effectiveMine(principal: Principal) {
       if (!isUuid(principal.subject)) throw new NotFoundError('User')
       return effectiveForUser(principal.accountId, principal.subject)
