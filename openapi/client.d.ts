@@ -7835,7 +7835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description monitoring_not_allowed (the account), monitoring_not_opted_in (the user) or processing_restricted; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description monitoring_not_allowed (the account), monitoring_not_opted_in (the user), processing_restricted or minor_without_guardian; idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;

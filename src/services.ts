@@ -5,7 +5,7 @@ import { createBlobStore } from './lib/blob-store.js'
 import type { Clock } from './lib/clock.js'
 import { resolveReceiptKey } from './lib/receipt-key.js'
 import { createAttentionRepository } from './modules/attention/attention.repository.js'
-import { createAttentionService } from './modules/attention/attention.service.js'
+import { createAttentionService, createShareStopper } from './modules/attention/attention.service.js'
 import { createMonitoringRepository } from './modules/monitoring/monitoring.repository.js'
 import { createMonitoringService } from './modules/monitoring/monitoring.service.js'
 import { createConsentsRepository } from './modules/consents/consents.repository.js'
@@ -59,8 +59,9 @@ export function createServices(database: Database, clock: Clock, config: Service
     clock,
     receiptKey: resolveReceiptKey(config),
   })
-  const gate = createGateService({ gate: createGateRepository(database.db), meetings, settings: settingsService, clock })
+  const gate = createGateService({ gate: createGateRepository(database.db), meetings, clock })
   const recordings = createRecordingsRepository(database.db)
+  const attention = createAttentionRepository(database.db)
   const blobs = createBlobStore(path.join(config.dataDir, 'blobs'))
   return {
     audit: createAuditService(audit),
@@ -68,13 +69,23 @@ export function createServices(database: Database, clock: Clock, config: Service
     users: createUsersService({ inTransaction, accounts, users, groups, audit, clock }),
     groups: createGroupsService({ inTransaction, groups, users, audit, clock }),
     settings: settingsService,
-    meetings: createMeetingsService({ inTransaction, meetings, users, settings: settingsService, audit, clock, joinUrlBase: config.joinUrlBase, privacy: consents }),
+    meetings: createMeetingsService({
+      inTransaction,
+      meetings,
+      users,
+      settings: settingsService,
+      audit,
+      clock,
+      joinUrlBase: config.joinUrlBase,
+      privacy: consents,
+      onEnd: createShareStopper(attention, settingsService),
+    }),
     notices: noticesService,
     consents,
     gate,
     recordings: createRecordingsService({ inTransaction, recordings, accounts, gate, settings: settingsService, audit, blobs, clock, uploadLimit: config.uploadLimit }),
     transcripts: createTranscriptsService({ inTransaction, transcripts: createTranscriptsRepository(database.db), recordings, gate, settings: settingsService, audit, clock }),
-    attention: createAttentionService({ inTransaction, attention: createAttentionRepository(database.db), meetings, users, settings: settingsService, gate, audit, clock }),
+    attention: createAttentionService({ inTransaction, attention, meetings, users, settings: settingsService, gate, audit, clock }),
     monitoring: createMonitoringService({
       inTransaction,
       monitoring: createMonitoringRepository(database.db),

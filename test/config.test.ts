@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { createPublicKey, generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -6,6 +7,7 @@ import { createVerifier } from 'fast-jwt'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { resolveVerificationKey } from '../src/lib/jwt-keys.js'
+import { resolveReceiptKey } from '../src/lib/receipt-key.js'
 
 // tap instruments child processes for coverage; these children run the sources through tsx
 // (esbuild), whose line mapping differs from the test loader's, and merging both skews the
@@ -49,10 +51,25 @@ t.test('a bad value names its variable', async (t) => {
     [{ JOIN_URL_BASE: 'not a url' }, /^Invalid configuration: JOIN_URL_BASE: /],
     [{ BODY_LIMIT: '-1' }, /^Invalid configuration: BODY_LIMIT: /],
     [{ MIGRATE_ON_START: 'maybe' }, /^Invalid configuration: MIGRATE_ON_START: /],
+    [{ RECEIPT_SIGNING_KEY: 'not a key' }, /^Invalid configuration: RECEIPT_SIGNING_KEY: /],
+    [{ RECEIPT_SIGNING_KEY: '-----BEGIN PRIVATE KEY-----\ngarbage\n-----END PRIVATE KEY-----' }, /^Invalid configuration: RECEIPT_SIGNING_KEY: not a readable Ed25519/],
+    [{ RECEIPT_SIGNING_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }) as string }, /Ed25519/],
   ]
   for (const [env, message] of cases) {
     t.throws(() => loadConfig(env), { name: 'ConfigError', message }, JSON.stringify(env))
   }
+})
+
+t.test('receipts are signed with RECEIPT_SIGNING_KEY when set, else with a key generated into the data folder once', async (t) => {
+  const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+  const configured = resolveReceiptKey(loadConfig({ RECEIPT_SIGNING_KEY: pem, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'consentry-rk-')) }))
+  t.equal(configured.publicJwk.x, (createPublicKey(pem).export({ format: 'jwk' }) as { x: string }).x, 'the configured key')
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'consentry-rk-'))
+  const first = resolveReceiptKey(loadConfig({ DATA_DIR: dataDir }))
+  const second = resolveReceiptKey(loadConfig({ DATA_DIR: dataDir }))
+  t.equal(first.kid, second.kid, 'the generated key is reused')
+  t.not(first.kid, configured.kid)
+  t.equal(statSync(path.join(dataDir, 'receipt-signing-key.pem')).mode & 0o777, 0o600, 'readable by its owner only')
 })
 
 t.test('the server stops with one line and exit code 1 on a bad value', async (t) => {

@@ -79,6 +79,8 @@ export const consentRecords = pgTable(
       .notNull()
       .references(() => accounts.id),
     id: uuid('id').notNull(),
+    /** Insertion order: two records of one instant are ordered by it (a grant, then a withdrawal). */
+    seq: bigint('seq', { mode: 'number' }).generatedAlwaysAsIdentity(),
     userId: uuid('user_id'),
     meetingId: uuid('meeting_id'),
     participantId: uuid('participant_id'),

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
-import { createReadStream, createWriteStream, type ReadStream } from 'node:fs'
-import { mkdir, rename, rm, stat } from 'node:fs/promises'
+import { createReadStream, type ReadStream } from 'node:fs'
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -41,9 +41,13 @@ export function createBlobStore(root: string) {
           done(null, chunk)
         },
       })
+      // The file is open before any byte flows, so a failure can never race its creation and
+      // leave a file (or a handle) behind the cleanup.
+      const file = await open(tempPath, 'wx', 0o600)
       try {
-        await pipeline(source, meter, createWriteStream(tempPath, { flags: 'wx', mode: 0o600 }))
+        await pipeline(source, meter, file.createWriteStream())
       } catch (error) {
+        await file.close().catch(() => undefined)
         await rm(tempPath, { force: true })
         throw error
       }

@@ -32,6 +32,24 @@ export function createAttentionRepository(db: Db) {
       return rows.length > 0
     },
 
+    /** The share covering the instant, row-locked until the transaction ends (a stop waits for it). */
+    async shareAt(tx: Executor, accountId: string, meetingId: string, at: Date): Promise<ScreenShareRow | undefined> {
+      const [row] = await tx
+        .select()
+        .from(screenShares)
+        .where(
+          and(
+            eq(screenShares.accountId, accountId),
+            eq(screenShares.meetingId, meetingId),
+            lte(screenShares.startedAt, at),
+            or(isNull(screenShares.stoppedAt), gt(screenShares.stoppedAt, at)),
+          ),
+        )
+        .limit(1)
+        .for('share')
+      return row
+    },
+
     /** Opens a share unless one runs (the partial unique index decides); undefined when one did. */
     async startShare(tx: Executor, row: typeof screenShares.$inferInsert): Promise<ScreenShareRow | undefined> {
       const [inserted] = await tx.insert(screenShares).values(row).onConflictDoNothing().returning()

@@ -31,6 +31,39 @@ const toSpan = (row: AttentionSpanRow) => ({
   expiresAt: row.expiresAt!.toISOString(),
 })
 
+type ShareLimits = { allowed: boolean; enabled: boolean; thresholdMs: number; retentionMs: number }
+
+async function limitsOf(settings: SettingsService, meeting: MeetingRow, tx?: Executor): Promise<ShareLimits> {
+  const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting, tx)).settings
+  return {
+    allowed: effective['attention_tracking.allowed']!.value === true,
+    enabled: effective['attention_tracking.enabled']!.value === true,
+    thresholdMs: (effective['attention_tracking.threshold_seconds']!.value as number) * 1000,
+    retentionMs: (effective['attention_tracking.retention_days']!.value as number) * DAY_MS,
+  }
+}
+
+/** Ends an open span: kept when at least the threshold long (with its expiry), otherwise deleted (P-ATT-3). */
+async function finish(attention: AttentionRepository, tx: Executor, span: AttentionSpanRow, at: Date, limits: ShareLimits) {
+  if (at.getTime() - span.lostAt.getTime() >= limits.thresholdMs) {
+    return { kept: true, row: await attention.keepSpan(tx, span.accountId, span.id, at, new Date(at.getTime() + limits.retentionMs)) }
+  }
+  await attention.dropSpan(tx, span.accountId, span.id)
+  return { kept: false, row: null }
+}
+
+/**
+ * Stops the meeting's running share at `at` and ends every open span with it (P-ATT-2). The
+ * screen-share route and the end of a meeting both call it, inside their transaction.
+ */
+export function createShareStopper(attention: AttentionRepository, settings: SettingsService) {
+  return async (tx: Executor, meeting: MeetingRow, at: Date): Promise<void> => {
+    if (!(await attention.stopShare(tx, meeting.accountId, meeting.id, at))) return
+    const limits = await limitsOf(settings, meeting, tx)
+    for (const span of await attention.openSpansOfMeeting(tx, meeting.accountId, meeting.id)) await finish(attention, tx, span, at, limits)
+  }
+}
+
 interface Deps {
   inTransaction: InTransaction
   attention: AttentionRepository
@@ -43,6 +76,8 @@ interface Deps {
 }
 
 export function createAttentionService({ inTransaction, attention, meetings, users, settings, gate, audit, clock }: Deps) {
+  const stopShare = createShareStopper(attention, settings)
+  const limits = (meeting: MeetingRow) => limitsOf(settings, meeting)
   async function load(principal: Principal, meetingId: string): Promise<MeetingRow> {
     const meeting = await meetings.findById(principal.accountId, meetingId)
     if (!meeting) throw new NotFoundError('Meeting')
@@ -51,25 +86,6 @@ export function createAttentionService({ inTransaction, attention, meetings, use
 
   const ownParticipant = (principal: Principal, meeting: MeetingRow) =>
     isUuid(principal.subject) ? meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject) : Promise.resolve(undefined)
-
-  async function limits(meeting: MeetingRow) {
-    const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting)).settings
-    return {
-      allowed: effective['attention_tracking.allowed']!.value === true,
-      enabled: effective['attention_tracking.enabled']!.value === true,
-      thresholdMs: (effective['attention_tracking.threshold_seconds']!.value as number) * 1000,
-      retentionMs: (effective['attention_tracking.retention_days']!.value as number) * DAY_MS,
-    }
-  }
-
-  /** Ends an open span: kept when at least the threshold long (with its expiry), otherwise deleted. */
-  async function finish(tx: Executor, span: AttentionSpanRow, at: Date, thresholdMs: number, retentionMs: number) {
-    if (at.getTime() - span.lostAt.getTime() >= thresholdMs) {
-      return { kept: true, row: await attention.keepSpan(tx, span.accountId, span.id, at, new Date(at.getTime() + retentionMs)) }
-    }
-    await attention.dropSpan(tx, span.accountId, span.id)
-    return { kept: false, row: null }
-  }
 
   function shareState(row: { participantId: string; startedAt: Date } | undefined) {
     return { active: row !== undefined, since: row ? row.startedAt.toISOString() : null, participantId: row?.participantId ?? null }
@@ -94,11 +110,7 @@ export function createAttentionService({ inTransaction, attention, meetings, use
         })
         return shareState(started)
       }
-      const { thresholdMs, retentionMs } = await limits(meeting)
-      await inTransaction(async (tx) => {
-        if (!(await attention.stopShare(tx, meeting.accountId, meeting.id, now))) return
-        for (const span of await attention.openSpansOfMeeting(tx, meeting.accountId, meeting.id)) await finish(tx, span, now, thresholdMs, retentionMs)
-      })
+      await inTransaction((tx) => stopShare(tx, meeting, now))
       return shareState(undefined)
     },
 
@@ -118,7 +130,9 @@ export function createAttentionService({ inTransaction, attention, meetings, use
       if (Math.abs(at.getTime() - now.getTime()) > EVENT_SKEW_MS) {
         throw new ValidationError('The event instant is too far from the server clock', [{ pointer: '/body/at', detail: `must be within ${EVENT_SKEW_MS / 1000} s of ${now.toISOString()}` }])
       }
-      const { allowed, enabled, thresholdMs, retentionMs } = await limits(meeting)
+      if (meeting.status !== 'live') throw new ConflictError('meeting_not_live', `The meeting is ${meeting.status}`)
+      const rules = await limits(meeting)
+      const { allowed, enabled } = rules
       if (!allowed) throw refused('attention_not_allowed', 'The account does not allow attention tracking (P-ATT-1)')
       if (!enabled) throw refused('attention_not_enabled', 'The meeting has not enabled attention tracking (P-ATT-1)')
       if (!(await attention.sharingAt(meeting.accountId, meeting.id, at))) throw refused('no_screen_share', 'No screen share is running at this instant (P-ATT-2)')
@@ -131,9 +145,17 @@ export function createAttentionService({ inTransaction, attention, meetings, use
       }
 
       return inTransaction(async (tx) => {
+        // The share that covers the instant, locked against a stop running at the same moment.
+        const share = await attention.shareAt(tx, meeting.accountId, meeting.id, at)
+        if (!share) throw refused('no_screen_share', 'No screen share is running at this instant (P-ATT-2)')
         if (input.type === 'focus_lost') {
-          const opened = await attention.insertOpenSpan(tx, { accountId: meeting.accountId, id: newId(now.getTime()), meetingId: meeting.id, participantId: participant.id, lostAt: at })
-          if (!opened) throw new ConflictError('span_open', 'Focus is already lost; report focus_regained first')
+          const span = { accountId: meeting.accountId, id: newId(now.getTime()), meetingId: meeting.id, participantId: participant.id, lostAt: at }
+          if (!(await attention.insertOpenSpan(tx, span))) throw new ConflictError('span_open', 'Focus is already lost; report focus_regained first')
+          // Reported after its share stopped: the span ends with that share, never past it.
+          if (share.stoppedAt) {
+            const { kept, row } = await finish(attention, tx, { ...span, regainedAt: null, expiresAt: null }, share.stoppedAt, rules)
+            return { type: input.type, at: at.toISOString(), kept, span: row ? toSpan(row) : null }
+          }
           return { type: input.type, at: at.toISOString(), kept: null, span: null }
         }
         const open = await attention.openSpan(meeting.accountId, participant.id, tx)
@@ -141,7 +163,7 @@ export function createAttentionService({ inTransaction, attention, meetings, use
         if (at.getTime() <= open.lostAt.getTime()) {
           throw new ValidationError('Focus is regained after it was lost', [{ pointer: '/body/at', detail: `must be after ${open.lostAt.toISOString()}` }])
         }
-        const { kept, row } = await finish(tx, open, at, thresholdMs, retentionMs)
+        const { kept, row } = await finish(attention, tx, open, at, rules)
         return { type: input.type, at: at.toISOString(), kept, span: row ? toSpan(row) : null }
       })
     },

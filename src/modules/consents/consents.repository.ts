@@ -16,7 +16,7 @@ export function createConsentsRepository(db: Db) {
         eq(consentRecords.participantId, sql.placeholder('participantId')),
       ),
     )
-    .orderBy(consentRecords.scope, desc(consentRecords.at), desc(consentRecords.id))
+    .orderBy(consentRecords.scope, desc(consentRecords.at), desc(consentRecords.seq))
     .prepare('consent_latest_of_participant')
 
   return {
@@ -56,7 +56,7 @@ export function createConsentsRepository(db: Db) {
             .selectDistinctOn([consentRecords.participantId, consentRecords.scope], { id: consentRecords.id })
             .from(consentRecords)
             .where(and(filters, lte(consentRecords.at, options.asOf)))
-            .orderBy(consentRecords.participantId, consentRecords.scope, desc(consentRecords.at), desc(consentRecords.id))
+            .orderBy(consentRecords.participantId, consentRecords.scope, desc(consentRecords.at), desc(consentRecords.seq))
         : undefined
       return db
         .select()
@@ -72,7 +72,7 @@ export function createConsentsRepository(db: Db) {
         .selectDistinctOn([consentRecords.participantId, consentRecords.scope])
         .from(consentRecords)
         .where(and(eq(consentRecords.accountId, accountId), eq(consentRecords.meetingId, meetingId), isNotNull(consentRecords.participantId)))
-        .orderBy(consentRecords.participantId, consentRecords.scope, desc(consentRecords.at), desc(consentRecords.id))
+        .orderBy(consentRecords.participantId, consentRecords.scope, desc(consentRecords.at), desc(consentRecords.seq))
     },
 
     /** A user's latest account-wide record of a scope (no meeting): opt-ins such as media monitoring. */
@@ -81,7 +81,7 @@ export function createConsentsRepository(db: Db) {
         .select()
         .from(consentRecords)
         .where(and(eq(consentRecords.accountId, accountId), eq(consentRecords.userId, userId), eq(consentRecords.scope, scope), isNull(consentRecords.meetingId)))
-        .orderBy(desc(consentRecords.at), desc(consentRecords.id))
+        .orderBy(desc(consentRecords.at), desc(consentRecords.seq))
         .limit(1)
       return row
     },

@@ -154,17 +154,21 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         if (version.kind !== (input.scope as NoticeKind)) {
           throw new ValidationError('The notice is of another kind', [{ pointer: '/body/noticeVersionId', detail: `a ${version.kind} notice cannot answer ${input.scope}` }])
         }
+        // Agreeing is only to the current text; withdrawing or declining may name any version (P-DSR-7).
         const current = (await notices.latestVersion(meeting.accountId, version.noticeId))!
-        if (current.id !== version.id) {
+        if ((input.decision === 'granted' || input.decision === 'notified') && current.id !== version.id) {
           throw new ConflictError('notice_outdated', `Version ${version.version} was superseded by version ${current.version}; answer the current one`, undefined, {
             currentVersionId: current.id,
           })
         }
       }
 
-      const now = clock.now()
       const requestKey = client.idempotencyKey ? `${principal.subject}:${client.idempotencyKey}` : null
       const row = await inTransaction(async (tx) => {
+        // Rule 8: stamped only once no store holds the meeting: a store that decided before this
+        // record decided before its instant, and one that decides after it waits for the commit.
+        await meetings.lock(tx, meeting.accountId, meeting.id, 'key share')
+        const now = clock.now()
         const inserted = await consents.insert(tx, {
           accountId: meeting.accountId,
           id: newId(now.getTime()),

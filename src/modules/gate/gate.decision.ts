@@ -28,6 +28,8 @@ export interface Violation {
 
 export interface FactParticipant {
   id: string
+  /** The participant's user (null or absent for a guest); the service's access check reads it. */
+  userId?: string | null
   isMinor: boolean
   /** The user's guardian consent on record (users.guardian_consent_at); guests have none. */
   guardianConsentAt: Date | null

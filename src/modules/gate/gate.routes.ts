@@ -16,9 +16,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: DecisionSchema },
     },
     handler: async (request) => {
-      const meeting = await gate.loadForCapture(request.principal, request.params.meetingId)
       const { scope, ...window } = request.body
-      return toDecision(await gate.check(meeting, gateInput(scope, window, false)))
+      return toDecision(await gate.check(request.principal, request.params.meetingId, gateInput(scope, window, false)))
     },
   })
 }

@@ -4,9 +4,9 @@ import type { Clock } from '../../lib/clock.js'
 import { ConflictError, ForbiddenError, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
 import { isUuid, newId } from '../../lib/ids.js'
 import type { MeetingRow, MeetingsRepository } from '../meetings/meetings.repository.js'
-import type { SettingsService } from '../settings/settings.service.js'
+import { resolveAll } from '../settings/settings.resolve.js'
 import { type ConsentMode, decide, type GatedScope, type GateOutcome, type Span, type Violation } from './gate.decision.js'
-import type { GateRepository } from './gate.repository.js'
+import type { GateRepository, LoadedFacts, MeetingRef } from './gate.repository.js'
 import type { CaptureWindow } from './gate.schemas.js'
 
 const MODE_KEY = { recording: 'recording.consent_mode', transcript: 'transcript.consent_mode' } as const
@@ -62,20 +62,38 @@ export function gateInput(scope: GatedScope, body: CaptureWindow, ended: boolean
 interface Deps {
   gate: GateRepository
   meetings: MeetingsRepository
-  settings: SettingsService
   clock: Clock
 }
 
 // The consent gate: the one place that decides whether an artefact may exist. Stores call
 // `decideForStore` inside the transaction that inserts the artefact.
-export function createGateService({ gate, meetings, settings, clock }: Deps) {
-  async function evaluate(meeting: MeetingRow, input: GateInput, now: Date, tx?: Executor): Promise<GateResult & { redecide: (captured: GateInput['captured']) => GateResult }> {
+export function createGateService({ gate, meetings, clock }: Deps) {
+  /** May this principal capture the meeting? The recorder, the host, an admin; another participant 403, anyone else 404. */
+  function assertCaptures(principal: Principal, meeting: MeetingRef, isParticipant: () => boolean) {
+    requireAccountRole(principal, principal.accountId, ['admin', 'member', 'recorder'])
+    if (principal.roles.includes('admin') || principal.roles.includes('recorder') || meeting.hostUserId === principal.subject) return
+    if (isParticipant()) throw new ForbiddenError('Only the recorder, the host or an admin captures this meeting')
+    throw new NotFoundError('Meeting')
+  }
+
+  /**
+   * The decision over facts read in one statement (the meeting, its settings chain, participants,
+   * presence, records, notice versions). `authorize` runs on the loaded meeting before anything is decided.
+   */
+  async function evaluate(
+    accountId: string,
+    meetingId: string,
+    input: GateInput,
+    now: Date,
+    options: { tx?: Executor; authorize?: (meeting: MeetingRef, facts: LoadedFacts) => void } = {},
+  ): Promise<GateResult & { redecide: (captured: GateInput['captured']) => GateResult }> {
     if (input.ended && input.window.to.getTime() > now.getTime() + CLOCK_SKEW_MS) {
       throw new ValidationError('The window has not ended yet', [{ pointer: '/body/endedAt', detail: 'must not be in the future' }])
     }
-    const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting, tx)).settings
-    const mode = effective[MODE_KEY[input.scope]]!.value as ConsentMode
-    const facts = await gate.facts(meeting.accountId, meeting.id, input.scope, tx)
+    const facts = await gate.facts(accountId, meetingId, input.scope, options.tx)
+    if (!facts.meeting) throw new NotFoundError('Meeting')
+    options.authorize?.(facts.meeting, facts)
+    const mode = resolveAll(facts.chain)[MODE_KEY[input.scope]]!.value as ConsentMode
     const known = new Set(facts.participants.map((p) => p.id))
     const unknown: ProblemItem[] = []
     input.captured?.forEach((c, i) => {
@@ -106,15 +124,16 @@ export function createGateService({ gate, meetings, settings, clock }: Deps) {
       return outcome.violations.every((v) => v.rule === 'minor_without_guardian')
     },
 
-    /** Who may ask the gate or store through it: the recorder, the host, an admin of the account. */
+    /** Who may store through the gate: the recorder, the host, an admin of the account. */
     async loadForCapture(principal: Principal, meetingId: string): Promise<MeetingRow> {
       requireAccountRole(principal, principal.accountId, ['admin', 'member', 'recorder'])
       const meeting = await meetings.findById(principal.accountId, meetingId)
       if (!meeting) throw new NotFoundError('Meeting')
-      if (principal.roles.includes('admin') || principal.roles.includes('recorder') || meeting.hostUserId === principal.subject) return meeting
-      const own = isUuid(principal.subject) ? await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject) : undefined
-      if (own) throw new ForbiddenError('Only the recorder, the host or an admin captures this meeting')
-      throw new NotFoundError('Meeting')
+      const own = isUuid(principal.subject) && !principal.roles.includes('admin') && !principal.roles.includes('recorder') && meeting.hostUserId !== principal.subject
+        ? await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject)
+        : undefined
+      assertCaptures(principal, meeting, () => own !== undefined)
+      return meeting
     },
 
     /**
@@ -131,9 +150,14 @@ export function createGateService({ gate, meetings, settings, clock }: Deps) {
       throw new NotFoundError('Meeting')
     },
 
-    /** Would this window be allowed now? Stores nothing; two round trips (settings, facts). */
-    async check(meeting: MeetingRow, input: GateInput): Promise<GateResult> {
-      const { redecide: _, ...result } = await evaluate(meeting, input, clock.now())
+    /**
+     * Would this window be allowed now? Stores nothing. With the token's user check, two round
+     * trips: everything the decision needs is one statement.
+     */
+    async check(principal: Principal, meetingId: string, input: GateInput): Promise<GateResult> {
+      const { redecide: _, ...result } = await evaluate(principal.accountId, meetingId, input, clock.now(), {
+        authorize: (meeting, facts) => assertCaptures(principal, meeting, () => facts.participants.some((p) => p.userId === principal.subject)),
+      })
       return result
     },
 
@@ -153,7 +177,7 @@ export function createGateService({ gate, meetings, settings, clock }: Deps) {
       const locked = await meetings.lock(tx, meeting.accountId, meeting.id, 'update')
       if (!locked) throw new NotFoundError('Meeting')
       const now = clock.now()
-      const { redecide, ...first } = await evaluate(locked, input, now, tx)
+      const { redecide, ...first } = await evaluate(locked.accountId, locked.id, input, now, { tx })
       let result: GateResult = first
       let dropped: string[] = []
       // Redaction (rule 7): the captured who fail are left out, and the rest decided again on the

@@ -37,10 +37,11 @@ export function createMeetingsRepository(db: Db) {
 
     /**
      * The meeting row, locked until the transaction ends: `share` for work that needs the status
-     * to hold (a join while live), `update` for work that changes the row. A transition's UPDATE
-     * waits for these locks, so a check made under one stays true until commit.
+     * to hold (a join while live), `update` for work that changes the row or must see every
+     * consent that committed before it (a store), `key share` for a consent, which only needs to
+     * be ordered against stores. A transition's UPDATE waits for the first two.
      */
-    async lock(tx: Executor, accountId: string, meetingId: string, strength: 'share' | 'update'): Promise<MeetingRow | undefined> {
+    async lock(tx: Executor, accountId: string, meetingId: string, strength: 'key share' | 'share' | 'update'): Promise<MeetingRow | undefined> {
       const [row] = await tx
         .select()
         .from(meetings)

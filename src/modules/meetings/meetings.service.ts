@@ -1,4 +1,4 @@
-import type { InTransaction } from '../../../db/client.js'
+import type { InTransaction, Tx } from '../../../db/client.js'
 import { type Principal, requireAccountRole } from '../../lib/access.js'
 import type { Clock } from '../../lib/clock.js'
 import { ConflictError, DomainError, ForbiddenError, NotFoundError } from '../../lib/errors.js'
@@ -73,13 +73,15 @@ interface Deps {
   audit: AuditRepository
   clock: Clock
   joinUrlBase: string
+  /** Work of other modules that ends with the meeting, in the same transaction (its screen share). */
+  onEnd: (tx: Tx, meeting: MeetingRow, at: Date) => Promise<void>
   /** What a joining client must show and already knows about consent (the consents module). */
   privacy: {
     joinState(meeting: MeetingRow, participantId: string, locale: string | undefined): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
   }
 }
 
-export function createMeetingsService({ inTransaction, meetings, users, settings, audit, clock, joinUrlBase, privacy }: Deps) {
+export function createMeetingsService({ inTransaction, meetings, users, settings, audit, clock, joinUrlBase, privacy, onEnd }: Deps) {
   const isAdmin = (principal: Principal) => principal.roles.includes('admin')
 
   /** The meeting of the caller's account, or 404: a meeting id alone never finds another account's. */
@@ -112,6 +114,7 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
       const moved = await meetings.transition(tx, meeting.accountId, meeting.id, step.from, { status: step.to, [step.stamp]: now, updatedAt: now })
       if (!moved) throw invalidTransition((await meetings.findById(meeting.accountId, meeting.id, tx))!.status, step.to)
       const closedStays = kind === 'end' ? await meetings.closeAllStays(tx, meeting.accountId, meeting.id, now) : 0
+      if (kind === 'end') await onEnd(tx, moved, now)
       await audit.append(tx, meeting.accountId, {
         actor: auditActor(principal),
         action: step.action,

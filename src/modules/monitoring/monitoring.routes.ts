@@ -24,7 +24,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       body: DiagnosticsSchema,
       response: {
         201: DiagnosticsRecordSchema,
-        409: problemResponse('monitoring_not_allowed (the account), monitoring_not_opted_in (the user) or processing_restricted'),
+        409: problemResponse('monitoring_not_allowed (the account), monitoring_not_opted_in (the user), processing_restricted or minor_without_guardian'),
       },
     },
     handler: async (request, reply) => reply.code(201).send(await service.submit(request.principal, request.body, { ip: request.ip })),

@@ -11,6 +11,7 @@ import type { MeetingsRepository } from '../meetings/meetings.repository.js'
 import type { NoticesRepository } from '../notices/notices.repository.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
+import { isMinor } from '../users/users.service.js'
 import type { DiagnosticsRow, MonitoringRepository } from './monitoring.repository.js'
 import type { Diagnostics } from './monitoring.schemas.js'
 
@@ -120,8 +121,10 @@ export function createMonitoringService({ inTransaction, monitoring, consents, n
       if (!(await optedIn(principal.accountId, principal.subject))) {
         throw new ConflictError('monitoring_not_opted_in', 'The user has not opted in to media monitoring (P-MED-1)')
       }
-      if ((await users.findById(principal.accountId, principal.subject))?.status === 'restricted') {
-        throw new ConflictError('processing_restricted', 'The user restricted processing (P-DSR-4)')
+      const user = (await users.findById(principal.accountId, principal.subject))!
+      if (user.status === 'restricted') throw new ConflictError('processing_restricted', 'The user restricted processing (P-DSR-4)')
+      if (isMinor(user, now) && !user.guardianConsentAt) {
+        throw new ConflictError('minor_without_guardian', 'Nothing is monitored about a minor without a guardian consent on record (P-MIN-1)')
       }
       if (input.meetingId && !(await meetings.findById(principal.accountId, input.meetingId))) {
         throw new ValidationError('Unknown meeting', [{ pointer: '/body/meetingId', detail: 'not a meeting of this account' }])

@@ -3,10 +3,22 @@ import { NOTICE_KINDS } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
 
+// BCP 47 tags compare case-insensitively: every tag is stored and matched in its canonical form
+// (de-ch → de-CH, see canonicalLocale), so one notice per kind and locale holds and a lookup finds it.
 export const Locale = z
   .string()
-  .regex(/^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a BCP 47 tag such as en or de-CH')
+  .regex(/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$/, 'a BCP 47 tag such as en or de-CH')
   .max(35)
+  .refine((tag) => {
+    try {
+      return Intl.getCanonicalLocales(tag).length === 1
+    } catch {
+      return false
+    }
+  }, 'not a well-formed BCP 47 tag')
+
+/** The canonical form of a tag the Locale schema accepted. */
+export const canonicalLocale = (tag: string) => Intl.getCanonicalLocales(tag)[0]!
 
 const NoticeText = safeText(100_000).describe('The full text shown to participants; its sha-256 goes into every receipt')
 

@@ -7,7 +7,7 @@ import { newId } from '../../lib/ids.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
 import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
 import type { NoticeKind, NoticesRepository, NoticeVersionRow, NoticeWithVersion } from './notices.repository.js'
-import type { CreateNotice, MeetingNotice, PublishVersion } from './notices.schemas.js'
+import { canonicalLocale, type CreateNotice, type MeetingNotice, type PublishVersion } from './notices.schemas.js'
 
 export const sha256Hex = (text: string) => createHash('sha256').update(text, 'utf8').digest('hex')
 
@@ -46,7 +46,8 @@ export const toMeetingNotice = ({ notice, version }: NoticeWithVersion): Meeting
  * One notice per kind in the participant's language: the exact locale, else its base language,
  * else English, else the oldest notice of that kind.
  */
-export function pickPerKind(candidates: NoticeWithVersion[], locale: string | undefined): NoticeWithVersion[] {
+export function pickPerKind(candidates: NoticeWithVersion[], requested: string | undefined): NoticeWithVersion[] {
+  const locale = requested === undefined ? undefined : canonicalLocale(requested)
   const byKind = new Map<NoticeKind, NoticeWithVersion[]>()
   for (const c of candidates) byKind.set(c.notice.kind, [...(byKind.get(c.notice.kind) ?? []), c])
   const base = locale?.split('-')[0]
@@ -85,6 +86,7 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
     async create(principal: Principal, accountId: string, input: CreateNotice) {
       requireAccountRole(principal, accountId, ['admin'])
       const now = clock.now()
+      const locale = canonicalLocale(input.locale)
       try {
         return toNotice(
           await inTransaction(async (tx) => {
@@ -92,7 +94,7 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
               accountId,
               id: newId(now.getTime()),
               kind: input.kind,
-              locale: input.locale,
+              locale,
               title: input.title,
               createdBy: principal.subject,
               createdAt: now,
@@ -121,7 +123,7 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
         )
       } catch (error) {
         if (isUniqueViolation(error)) {
-          throw new ConflictError('notice_exists', `A ${input.kind} notice in ${input.locale} exists; publish a new version of it instead`)
+          throw new ConflictError('notice_exists', `A ${input.kind} notice in ${locale} exists; publish a new version of it instead`)
         }
         throw error
       }

@@ -1,6 +1,7 @@
-import type { Readable } from 'node:stream'
+import { Readable } from 'node:stream'
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
+import { DomainError } from '../../lib/errors.js'
 import { problemResponse } from '../../plugins/problem.js'
 import { MeetingParamsSchema } from '../meetings/meetings.schemas.js'
 import { CreateRecordingSchema, ListRecordingsQuerySchema, RecordingPageSchema, RecordingParamsSchema, RecordingSchema } from './recordings.schemas.js'
@@ -63,7 +64,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   })
 
   app.put('/meetings/:meetingId/recordings/:recordingId/content', {
+    // The upload limit is enforced while streaming; no other body may reach a parser unbounded.
     bodyLimit: Number.MAX_SAFE_INTEGER,
+    onRequest: async (request) => {
+      if (request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'application/octet-stream') {
+        throw new DomainError(415, 'unsupported_media_type', 'Recording content is application/octet-stream')
+      }
+    },
     schema: {
       operationId: 'uploadRecordingContent',
       tags: ['recordings'],
@@ -77,7 +84,11 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         413: problemResponse('upload_too_large: the bytes exceed UPLOAD_LIMIT; nothing was kept'),
       },
     },
-    handler: (request) => service.putContent(request.principal, request.params.meetingId, request.params.recordingId, request.body as Readable),
+    handler: (request) => {
+      // Other content types have their own parsers (JSON); only raw bytes are a recording.
+      if (!(request.body instanceof Readable)) throw new DomainError(415, 'unsupported_media_type', 'Recording content is application/octet-stream')
+      return service.putContent(request.principal, request.params.meetingId, request.params.recordingId, request.body)
+    },
   })
 
   app.get('/meetings/:meetingId/recordings/:recordingId/content', {

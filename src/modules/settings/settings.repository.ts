@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql } from 'drizzle-orm'
+import { and, eq, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { type Db, type Executor, rowsOf } from '../../../db/client.js'
 import { settingLocks, settingValues, consentRecords } from '../../../db/schema/index.js'
 import type { Layer } from './settings.catalog.js'
@@ -12,7 +12,7 @@ export interface ChainScope {
   meetingId?: string
 }
 
-interface ChainRow {
+export interface ChainRow {
   row_kind: 'value' | 'lock' | 'user'
   layer: Layer
   scope_id: string
@@ -25,6 +25,57 @@ interface ChainRow {
   rank: number | null
 }
 
+type Param = string | null | SQL | Placeholder
+
+/**
+ * Every value and lock of a chain in one statement, whatever the number of keys and groups; for
+ * a user chain also the user's status, so callers need no second query to know they exist.
+ * The parameters may be values, placeholders or subqueries, so other statements can embed the
+ * chain (the consent gate reads a meeting's chain with its facts in one round trip).
+ * Columns are qualified on purpose: an unqualified name inside a union would bind to the wrong table.
+ */
+export function chainRowsQuery(scope: { accountId: Param; userId: Param; meetingId: Param; groupId?: string | undefined }): SQL {
+  const { accountId, userId: user, meetingId: meeting } = scope
+  const groupIds = scope.groupId
+    ? sql`select ${scope.groupId}::uuid`
+    : sql`select gm.group_id from group_members gm where gm.account_id = ${accountId}::uuid and gm.user_id = ${user}::uuid`
+  return sql`
+    select 'value' as row_kind, v.layer, v.scope_id, v.key, v.value, v.origin, null::text as kind,
+           v.updated_by as by, v.updated_at as at, g.rank
+      from setting_values v
+      left join groups g on v.layer = 'group' and g.account_id = v.account_id and g.id = v.scope_id
+     where v.account_id = ${accountId}::uuid
+       and ((v.layer = 'account' and v.scope_id = ${accountId}::uuid)
+         or (v.layer = 'group' and v.scope_id in (${groupIds}))
+         or (v.layer = 'user' and v.scope_id = ${user}::uuid)
+         or (v.layer = 'meeting' and v.scope_id = ${meeting}::uuid))
+    union all
+    select 'lock', l.layer, l.scope_id, l.key, null, null, l.kind, l.locked_by, l.locked_at, g.rank
+      from setting_locks l
+      left join groups g on l.layer = 'group' and g.account_id = l.account_id and g.id = l.scope_id
+     where l.account_id = ${accountId}::uuid
+       and ((l.layer = 'account' and l.scope_id = ${accountId}::uuid)
+         or (l.layer = 'group' and l.scope_id in (${groupIds})))
+    union all
+    select 'user', 'user', u.id, u.status, null, null, null, null, null, null
+      from users u
+     where u.account_id = ${accountId}::uuid and u.id = ${user}::uuid`
+}
+
+export function toChain(rows: ChainRow[]): Chain {
+  const chain: Chain = { values: [], locks: [] }
+  for (const row of rows) {
+    if (row.row_kind === 'user') {
+      chain.userStatus = row.key
+      continue
+    }
+    const common = { scopeId: row.scope_id, key: row.key, by: row.by, at: new Date(row.at), rank: row.rank === null ? null : Number(row.rank) }
+    if (row.row_kind === 'value') chain.values.push({ ...common, layer: row.layer, value: row.value, origin: row.origin ?? 'explicit' })
+    else chain.locks.push({ ...common, layer: row.layer as ChainLock['layer'], kind: row.kind! })
+  }
+  return chain
+}
+
 export function createSettingsRepository(db: Db) {
   return {
     /**
@@ -33,43 +84,8 @@ export function createSettingsRepository(db: Db) {
      * Columns are qualified on purpose: an unqualified name inside a union would bind to the wrong table.
      */
     async loadChain(scope: ChainScope, tx: Executor = db): Promise<Chain> {
-      const user = scope.userId ?? null
-      const meeting = scope.meetingId ?? null
-      const groupIds = scope.groupId
-        ? sql`select ${scope.groupId}::uuid`
-        : sql`select gm.group_id from group_members gm where gm.account_id = ${scope.accountId} and gm.user_id = ${user}::uuid`
-      const result = await tx.execute(sql`
-        select 'value' as row_kind, v.layer, v.scope_id, v.key, v.value, v.origin, null::text as kind,
-               v.updated_by as by, v.updated_at as at, g.rank
-          from setting_values v
-          left join groups g on v.layer = 'group' and g.account_id = v.account_id and g.id = v.scope_id
-         where v.account_id = ${scope.accountId}
-           and ((v.layer = 'account' and v.scope_id = ${scope.accountId})
-             or (v.layer = 'group' and v.scope_id in (${groupIds}))
-             or (v.layer = 'user' and v.scope_id = ${user}::uuid)
-             or (v.layer = 'meeting' and v.scope_id = ${meeting}::uuid))
-        union all
-        select 'lock', l.layer, l.scope_id, l.key, null, null, l.kind, l.locked_by, l.locked_at, g.rank
-          from setting_locks l
-          left join groups g on l.layer = 'group' and g.account_id = l.account_id and g.id = l.scope_id
-         where l.account_id = ${scope.accountId}
-           and ((l.layer = 'account' and l.scope_id = ${scope.accountId})
-             or (l.layer = 'group' and l.scope_id in (${groupIds})))
-        union all
-        select 'user', 'user', u.id, u.status, null, null, null, null, null, null
-          from users u
-         where u.account_id = ${scope.accountId} and u.id = ${user}::uuid`)
-      const chain: Chain = { values: [], locks: [] }
-      for (const row of rowsOf<ChainRow>(result)) {
-        if (row.row_kind === 'user') {
-          chain.userStatus = row.key
-          continue
-        }
-        const common = { scopeId: row.scope_id, key: row.key, by: row.by, at: new Date(row.at), rank: row.rank === null ? null : Number(row.rank) }
-        if (row.row_kind === 'value') chain.values.push({ ...common, layer: row.layer, value: row.value, origin: row.origin ?? 'explicit' })
-        else chain.locks.push({ ...common, layer: row.layer as ChainLock['layer'], kind: row.kind! })
-      }
-      return chain
+      const result = await tx.execute(chainRowsQuery({ accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null, groupId: scope.groupId }))
+      return toChain(rowsOf<ChainRow>(result))
     },
 
     /** Serialises settings writes of one account, so a lock and a lower write cannot pass each other. */
