@@ -1,0 +1,330 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import postgres from 'postgres'
+import { loadConfig } from '../../src/config.js'
+import { signToken } from '../../src/lib/jwt-keys.js'
+import type { LoadJob, LoadResult } from './load.js'
+import type { StormJob, StormResult } from './storm.js'
+
+// `npm run bench [-- --quick]`: measures the hot paths against a ceiling taken in the same run.
+// It makes a fresh PostgreSQL database (on DATABASE_URL's server, or the local one), starts the
+// service and the ceiling server as separate processes, seeds through the API, drives load
+// with autocannon (and the storm driver) from other processes, prints a table, writes
+// test/bench/results/latest.json, and stops and drops everything it made.
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
+const quick = process.argv.includes('--quick')
+const RUN_SECONDS = quick ? 2 : 10
+const RUNS = 3
+const SUSTAINED_SECONDS = quick ? 10 : 60
+const STORM_PARTICIPANTS = quick ? 2_000 : 10_000
+const CONNECTIONS = 50
+const POOL = 10
+const SECRET = 'bench-secret-not-for-production-0123456789abcdef'
+
+const children: ChildProcess[] = []
+const config = loadConfig({ JWT_SECRET: SECRET, PGLITE_DIR: 'memory://' })
+const token = (sub: string, acc: string, roles: string[]) => signToken(config, { sub, acc, roles }, { expiresInSeconds: 4 * 3600 })
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const log = (line: string) => process.stderr.write(`${line}\n`)
+
+function spawnTs(file: string, env: Record<string, string>, args: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  return child
+}
+
+function firstLine(child: ChildProcess, match: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let buffer = ''
+    const onData = (chunk: Buffer) => {
+      buffer += chunk.toString('utf8')
+      const found = buffer.split('\n').find((line) => match.test(line))
+      if (found) {
+        child.stdout!.off('data', onData)
+        resolve(found)
+      }
+    }
+    child.stdout!.on('data', onData)
+    child.once('exit', (code) => reject(new Error(`${child.spawnargs.join(' ')} exited with ${code}: ${buffer}`)))
+  })
+}
+
+async function runJson<T>(file: string, job: unknown): Promise<T> {
+  const child = spawnTs(file, {}, [JSON.stringify(job)])
+  const line = await firstLine(child, /^\{/)
+  await new Promise((resolve) => child.once('exit', resolve))
+  return JSON.parse(line) as T
+}
+
+async function api(base: string, method: string, url: string, bearer: string, body?: unknown, expect = [200, 201]) {
+  const response = await fetch(`${base}${url}`, {
+    method,
+    headers: { authorization: `Bearer ${bearer}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  })
+  const text = await response.text()
+  const parsed = text ? JSON.parse(text) : undefined
+  if (!expect.includes(response.status)) throw new Error(`${method} ${url}: ${response.status} ${text}`)
+  return parsed
+}
+
+/** Runs `times` in parallel batches of at most `width` (seeding without flooding the pool). */
+async function inBatches<T>(count: number, width: number, work: (i: number) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array(count)
+  let next = 0
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (next < count) {
+      const i = next++
+      results[i] = await work(i)
+    }
+  }))
+  return results
+}
+
+function peakRssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
+}
+
+interface Scenario {
+  name: string
+  ceiling: 'select' | 'insert'
+  runs: LoadResult[]
+  target?: number
+}
+
+async function main() {
+  const adminUrl = new URL(process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres')
+  const dbName = `consentry_bench_${process.pid}`
+  const admin = postgres(adminUrl.toString(), { max: 1, onnotice: () => {} })
+  await admin.unsafe(`create database ${dbName}`)
+  const benchUrl = new URL(adminUrl.toString())
+  benchUrl.pathname = `/${dbName}`
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'consentry-bench-'))
+  try {
+    const env = {
+      DATABASE_URL: benchUrl.toString(),
+      DATABASE_POOL_MAX: String(POOL),
+      MIGRATE_ON_START: 'true',
+      DEMO_BOOTSTRAP: 'false',
+      JWT_SECRET: SECRET,
+      LOG_LEVEL: 'warn',
+      DATA_DIR: dataDir,
+      PORT: '0',
+    }
+    const service = spawnTs('src/server.ts', env)
+    const base = /listening on (http:\/\/[^\s]+)/.exec(await firstLine(service, /listening on/))![1]!
+    const db = postgres(benchUrl.toString(), { max: 2, onnotice: () => {} })
+    await db`create table bench_ceiling (id uuid primary key, participant_id uuid not null, at timestamptz not null)`
+    const ceiling = spawnTs('test/bench/ceiling.ts', env)
+    const ceilingBase = (JSON.parse(await firstLine(ceiling, /^\{/)) as { address: string }).address
+    log(`service ${base} (pid ${service.pid}), ceiling ${ceilingBase}`)
+
+    // Seed through the API, as a platform would.
+    const platform = token('bench-platform', '00000000-0000-4000-8000-000000000000', ['platform'])
+    const account = await api(base, 'POST', '/v1/accounts', platform, { name: 'Bench', dataRegion: 'eu' })
+    const acc = account.id as string
+    const makeUser = async (roles: string[], n: number) => {
+      const user = await api(base, 'POST', `/v1/accounts/${acc}/users`, platform, { email: `u${n}@bench.test`, displayName: `User ${n}`, roles })
+      return { id: user.id as string, token: token(user.id, acc, roles) }
+    }
+    const adminUser = await makeUser(['admin', 'member'], 0)
+    const host = await makeUser(['member'], 1)
+    const recorder = await makeUser(['recorder'], 2)
+    const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => makeUser(['member'], 10 + i)))
+    await api(base, 'PATCH', `/v1/accounts/${acc}/settings`, adminUser.token, { values: { 'recording.cloud.enabled': true, 'meeting.passcode_required': false } })
+    for (const [i, rank] of [[1, 10], [2, 20]] as const) {
+      const group = await api(base, 'POST', `/v1/accounts/${acc}/groups`, adminUser.token, { name: `Group ${i}`, rank })
+      await api(base, 'PUT', `/v1/accounts/${acc}/groups/${group.id}/members/${host.id}`, adminUser.token, undefined, [200, 201, 204])
+      await api(base, 'PATCH', `/v1/accounts/${acc}/groups/${group.id}/settings`, adminUser.token, { values: { 'meeting.join_muted': i === 1 } })
+    }
+    const notice = await api(base, 'POST', `/v1/accounts/${acc}/notices`, adminUser.token, { kind: 'recording', locale: 'en', title: 'Recording', text: 'This meeting is recorded.' })
+    const versionId = notice.currentVersion.id as string
+    const liveMeeting = async () => {
+      const meeting = await api(base, 'POST', '/v1/meetings', host.token, { topic: 'Bench', scheduledStart: new Date().toISOString(), durationMinutes: 60, timeZone: 'UTC' })
+      await api(base, 'POST', `/v1/meetings/${meeting.id}/start`, host.token)
+      return meeting.id as string
+    }
+    const guests = (meetingId: string, count: number) =>
+      inBatches(count, POOL, async (i) => {
+        const client = clients[i % clients.length]!
+        const joined = await api(base, 'POST', `/v1/meetings/${meetingId}/participants`, client.token, { guest: { displayName: `Guest ${i}` } })
+        return { id: joined.participantId as string, client }
+      })
+    const grant = (meetingId: string, people: { id: string; client: { token: string } }[]) =>
+      inBatches(people.length, POOL, (i) =>
+        api(base, 'POST', `/v1/meetings/${meetingId}/consents`, people[i]!.client.token, { participantId: people[i]!.id, scope: 'recording', decision: 'granted', noticeVersionId: versionId, method: 'click_continue' }),
+      )
+    const allowedMeeting = await liveMeeting()
+    await grant(allowedMeeting, await guests(allowedMeeting, 100))
+    const refusedMeeting = await liveMeeting()
+    const refusedPeople = await guests(refusedMeeting, 100)
+    await grant(refusedMeeting, refusedPeople.slice(1))
+    const consentMeeting = await liveMeeting()
+    const consentPeople = await guests(consentMeeting, 1_000)
+    const stormMeeting = await liveMeeting()
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    const window = { scope: 'recording', startedAt: new Date().toISOString(), endedAt: new Date(Date.now() + 3_600_000).toISOString() }
+    const check = await api(base, 'POST', `/v1/meetings/${allowedMeeting}/recording-decisions`, recorder.token, window)
+    const refusal = await api(base, 'POST', `/v1/meetings/${refusedMeeting}/recording-decisions`, recorder.token, window)
+    if (!check.allowed || refusal.allowed || refusal.violations.length !== 1) throw new Error('seeding: the decisions do not answer as expected')
+    log('seeded: 2 groups, 3 meetings of 100, 100 and 1,000 participants')
+
+    const load = (job: Omit<LoadJob, 'connections' | 'seconds'> & { seconds?: number }) =>
+      runJson<LoadResult>('test/bench/load.ts', { connections: CONNECTIONS, seconds: RUN_SECONDS, ...job })
+    const measure = async (name: string, ceilingKind: 'select' | 'insert', job: Parameters<typeof load>[0], target?: number): Promise<Scenario> => {
+      await load({ ...job, seconds: 1 }) // warm-up: JIT, prepared statements, pool
+      const runs: LoadResult[] = []
+      for (let i = 0; i < RUNS; i++) runs.push(await load(job))
+      const bad = runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0)
+      log(`${name}: ${runs.map((r) => Math.round(r.requestsPerSecond)).join(', ')} req/s${bad ? ` (${bad} failed)` : ''}`)
+      return { name, ceiling: ceilingKind, runs, ...(target !== undefined ? { target } : {}) }
+    }
+
+    const ceilingToken = token(host.id, acc, ['member'])
+    const ceilings = {
+      select: await measure('ceiling: JWT + one prepared SELECT by key (raw postgres.js)', 'select', { url: `${ceilingBase}/select/${acc}/${allowedMeeting}`, method: 'GET', token: ceilingToken }),
+      insert: await measure('ceiling: JWT + one INSERT (raw postgres.js)', 'insert', {
+        url: `${ceilingBase}/insert`,
+        method: 'POST',
+        token: ceilingToken,
+        bodies: consentPeople.map((p) => ({ participantId: p.id })),
+      }),
+    }
+    const decisionBody = (meetingId: string) => ({ url: `${base}/v1/meetings/${meetingId}/recording-decisions`, method: 'POST' as const, token: recorder.token, bodies: [window] })
+    const scenarios = [
+      await measure('effective settings of a user in two groups', 'select', { url: `${base}/v1/me/settings/effective`, method: 'GET', token: host.token }, 0.5),
+      await measure('effective settings of a meeting', 'select', { url: `${base}/v1/meetings/${allowedMeeting}/settings/effective`, method: 'GET', token: host.token }, 0.5),
+      await measure('recording decision, 100 participants, all consented', 'select', decisionBody(allowedMeeting), 0.35),
+      await measure('recording decision, 100 participants, one refused', 'select', decisionBody(refusedMeeting), 0.35),
+      await measure(
+        'consent POST with receipt and audit (one participant each)',
+        'insert',
+        {
+          url: `${base}/v1/meetings/${consentMeeting}/consents`,
+          method: 'POST',
+          token: consentPeople[0]!.client.token,
+          bodies: consentPeople
+            .filter((p) => p.client === consentPeople[0]!.client)
+            .map((p) => ({ participantId: p.id, scope: 'recording', decision: 'granted', noticeVersionId: versionId, method: 'click_continue' })),
+          idempotencyKeys: true,
+        },
+        0.4,
+      ),
+    ]
+
+    log(`sustained: ${SUSTAINED_SECONDS} s of recording decisions`)
+    const sustained = await load({ ...decisionBody(allowedMeeting), seconds: SUSTAINED_SECONDS })
+    const slices: number[] = []
+    for (let i = 0; i + 10 <= sustained.perSecond.length; i += 10) slices.push(sustained.perSecond.slice(i, i + 10).reduce((a, b) => a + b, 0) / 10)
+
+    log(`join storm: ${STORM_PARTICIPANTS} participants at 500 connections`)
+    const storm = await runJson<StormResult>('test/bench/storm.ts', {
+      base,
+      meetingId: stormMeeting,
+      noticeVersionId: versionId,
+      tokens: clients.map((c) => c.token),
+      participants: STORM_PARTICIPANTS,
+      connections: 500,
+    } satisfies StormJob)
+    const [counts] = await db`select count(*)::int as records, count(distinct participant_id)::int as participants,
+      (select count(*)::int from participants where account_id = ${acc} and meeting_id = ${stormMeeting}) as joined
+      from consent_records where account_id = ${acc} and meeting_id = ${stormMeeting}`
+    const rssMb = peakRssMb(service.pid!)
+
+    // The report.
+    const pgVersion = (await db`show server_version`)[0]!.server_version as string
+    const commit = (() => {
+      try {
+        return execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim()
+      } catch {
+        return 'unknown'
+      }
+    })()
+    const ceilingRps = { select: median(ceilings.select.runs.map((r) => r.requestsPerSecond)), insert: median(ceilings.insert.runs.map((r) => r.requestsPerSecond)) }
+    const row = (s: Scenario) => {
+      const rps = median(s.runs.map((r) => r.requestsPerSecond))
+      const ratio = rps / ceilingRps[s.ceiling]
+      return {
+        scenario: s.name,
+        reqPerSecond: Math.round(rps),
+        p50Ms: median(s.runs.map((r) => r.p50)),
+        p99Ms: median(s.runs.map((r) => r.p99)),
+        ratio: Math.round(ratio * 100) / 100,
+        of: s.ceiling,
+        target: s.target ?? null,
+        met: s.target === undefined ? null : ratio >= s.target,
+        runs: s.runs.map((r) => Math.round(r.requestsPerSecond)),
+        failed: s.runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
+      }
+    }
+    const table = [row(ceilings.select), row(ceilings.insert), ...scenarios.map(row)]
+    const stormRow = {
+      participants: STORM_PARTICIPANTS,
+      seconds: Math.round(storm.seconds * 10) / 10,
+      acksPerSecond: Math.round(storm.acksPerSecond),
+      participantsPerSecond: Math.round(storm.participantsPerSecond),
+      p50Ms: storm.p50,
+      p99Ms: storm.p99,
+      consentRecords: counts!.records as number,
+      distinctParticipants: counts!.participants as number,
+      joined: counts!.joined as number,
+      lost: STORM_PARTICIPANTS - (counts!.participants as number),
+      duplicates: (counts!.records as number) - (counts!.participants as number),
+      replayedRetries: storm.replayed,
+      failures: storm.failures,
+      target: { acksPerSecond: 3000, p99Ms: 300 },
+      met: storm.acksPerSecond >= 3000 && storm.p99 <= 300 && counts!.records === STORM_PARTICIPANTS && counts!.participants === STORM_PARTICIPANTS,
+    }
+    const sustainedRow = {
+      seconds: SUSTAINED_SECONDS,
+      slicesReqPerSecond: slices.map(Math.round),
+      lowestSliceOfFirst: slices.length ? Math.round((Math.min(...slices) / slices[0]!) * 100) / 100 : null,
+      met: slices.length > 0 && Math.min(...slices) >= 0.8 * slices[0]!,
+    }
+    const results = {
+      takenAt: new Date().toISOString(),
+      mode: quick ? 'quick' : 'full',
+      commit,
+      machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30) },
+      node: process.version,
+      postgres: pgVersion,
+      settings: { connections: CONNECTIONS, pool: POOL, runSeconds: RUN_SECONDS, runs: RUNS },
+      table,
+      sustained: sustainedRow,
+      storm: stormRow,
+      peakRssMb: Math.round(rssMb),
+      peakRssMet: rssMb < 200,
+    }
+    const resultsDir = path.join(ROOT, 'test', 'bench', 'results')
+    mkdirSync(resultsDir, { recursive: true })
+    writeFileSync(path.join(resultsDir, quick ? 'latest-quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+
+    const pad = (value: unknown, width: number) => String(value).padEnd(width)
+    console.log(`\nConsentry bench, ${results.takenAt} (${results.mode}), commit ${commit}, node ${process.version}, PostgreSQL ${pgVersion}, ${results.machine.cpus} cores`)
+    console.log(`${pad('scenario', 62)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ratio', 14)}target`)
+    for (const r of table) {
+      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(`${r.ratio} of ${r.of}`, 14)}${r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`}`)
+    }
+    console.log(`sustained decisions, req/s per 10 s: ${sustainedRow.slicesReqPerSecond.join(', ')} (lowest ${sustainedRow.lowestSliceOfFirst} of the first; target >= 0.8 ${sustainedRow.met ? 'met' : 'MISSED'})`)
+    console.log(
+      `join storm: ${stormRow.participants} participants in ${stormRow.seconds} s: ${stormRow.acksPerSecond} acks/s, p50 ${stormRow.p50Ms} ms, p99 ${stormRow.p99Ms} ms; ` +
+        `${stormRow.consentRecords} records, ${stormRow.lost} lost, ${stormRow.duplicates} duplicates, ${stormRow.replayedRetries} retries replayed (target >= 3000 acks/s, p99 <= 300 ms: ${stormRow.met ? 'met' : 'MISSED'})`,
+    )
+    console.log(`peak RSS of the service: ${results.peakRssMb} MB (target < 200 MB: ${results.peakRssMet ? 'met' : 'MISSED'})`)
+    await db.end()
+  } finally {
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+    await admin.unsafe(`drop database if exists ${dbName} with (force)`)
+    await admin.end()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+}
+
+await main()
