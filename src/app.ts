@@ -75,7 +75,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(database, { database: options.database })
   // Without an injected clock (tests move one by hand), instants come from the database's clock.
   const clock = options.clock ?? (await serverClock(app, options.database))
-  const services = createServices(options.database, clock, config)
+  const services = createServices(options.database, clock, config, (error) => app.log.error({ err: error }, 'audit chaining failed; the sweep retries'))
+  app.addHook('onClose', async () => services.stop())
   app.decorate('services', services)
   await app.register(auth, { config, userStatus: services.repositories.users.statusOf })
 

@@ -21,6 +21,7 @@ import { createTranscriptsService } from './modules/transcripts/transcripts.serv
 import { createAccountsRepository } from './modules/accounts/accounts.repository.js'
 import { createAccountsService } from './modules/accounts/accounts.service.js'
 import { createAuditRepository } from './modules/audit/audit.repository.js'
+import { createAuditChainer } from './modules/audit/audit.chainer.js'
 import { createAuditService } from './modules/audit/audit.service.js'
 import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
 import { createMeetingsRepository } from './modules/meetings/meetings.repository.js'
@@ -36,9 +37,16 @@ import { createSettingsService } from './modules/settings/settings.service.js'
 // with it) and handed to the services that need it.
 export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey'>
 
-export function createServices(database: Database, clock: Clock, config: ServicesConfig) {
-  const inTransaction = transactionRunner(database.db)
+export function createServices(
+  database: Database,
+  clock: Clock,
+  config: ServicesConfig,
+  onBackgroundError: (error: unknown) => void = (error) => console.error(error),
+) {
   const audit = createAuditRepository(database.db)
+  const auditChainer = createAuditChainer(audit, onBackgroundError)
+  // Every transaction chains the audit events it wrote before it returns.
+  const inTransaction = auditChainer.wrap(transactionRunner(database.db))
   const accounts = createAccountsRepository(database.db)
   const users = createUsersRepository(database.db)
   const groups = createGroupsRepository(database.db)
@@ -64,7 +72,7 @@ export function createServices(database: Database, clock: Clock, config: Service
   const attention = createAttentionRepository(database.db)
   const blobs = createBlobStore(path.join(config.dataDir, 'blobs'))
   return {
-    audit: createAuditService(audit),
+    audit: createAuditService(audit, auditChainer),
     accounts: createAccountsService({ inTransaction, accounts, audit, clock }),
     users: createUsersService({ inTransaction, accounts, users, groups, audit, clock }),
     groups: createGroupsService({ inTransaction, groups, users, audit, clock }),
@@ -97,6 +105,8 @@ export function createServices(database: Database, clock: Clock, config: Service
       audit,
       clock,
     }),
+    /** Stops background work (the audit sweep). */
+    stop: () => auditChainer.stop(),
     repositories: { accounts, users, idempotency: createIdempotencyRepository(database.db) },
   }
 }

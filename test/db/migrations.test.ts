@@ -41,6 +41,7 @@ t.test('a fresh embedded database gets a demo account and admin once', async (t)
     uploadLimit: 1024 * 1024,
     receiptSigningKey: undefined,
   })
+  t.teardown(() => services.stop())
   const first = await ensureDemoAdmin(services)
   t.ok(first)
   const second = await ensureDemoAdmin(services)

@@ -1,9 +1,9 @@
-import { and, asc, eq, gt, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
-import { auditEntries, auditHeads } from '../../../db/schema/index.js'
+import { auditEntries, auditHeads, auditPending } from '../../../db/schema/index.js'
+import { canonicalJson } from '../../lib/canonical-json.js'
 import { newId } from '../../lib/ids.js'
 import type { Principal } from '../../lib/access.js'
-import { canonicalJson } from '../../lib/canonical-json.js'
 import { type ChainedFields, entryHash, GENESIS_HASH } from './audit.chain.js'
 
 export type AuditEntryRow = typeof auditEntries.$inferSelect
@@ -22,7 +22,11 @@ export interface AuditEvent {
   details?: Record<string, unknown>
 }
 
+const CHAIN_BATCH = 500
+
 export function createAuditRepository(db: Db) {
+  const touched = new WeakMap<Executor, Set<string>>()
+
   const byPage = db
     .select()
     .from(auditEntries)
@@ -38,15 +42,12 @@ export function createAuditRepository(db: Db) {
     },
 
     /**
-     * Appends one entry inside the caller's transaction. Locking the account's head row orders
-     * concurrent writers, so the chain never forks; the entry commits or rolls back with the change.
+     * Records an event inside the caller's transaction: it commits or rolls back with the change.
+     * It joins the hash chain when the transaction runner calls `chain` after the commit.
      */
-    async append(tx: Executor, accountId: string, event: AuditEvent, at: Date): Promise<AuditEntryRow> {
-      const [head] = await tx.select().from(auditHeads).where(eq(auditHeads.accountId, accountId)).for('update')
-      if (!head) throw new Error(`audit chain of account ${accountId} was never started`)
-      const fields: ChainedFields = {
+    async append(tx: Executor, accountId: string, event: AuditEvent, at: Date): Promise<void> {
+      await tx.insert(auditPending).values({
         accountId,
-        seq: head.seq + 1,
         id: newId(at.getTime()),
         at,
         actorType: event.actor.type,
@@ -55,14 +56,55 @@ export function createAuditRepository(db: Db) {
         targetType: event.targetType,
         targetId: event.targetId,
         details: event.details ?? {},
-      }
-      const hash = entryHash(head.hash, fields)
-      await tx.update(auditHeads).set({ seq: fields.seq, hash }).where(eq(auditHeads.accountId, accountId))
-      const [row] = await tx
-        .insert(auditEntries)
-        .values({ ...fields, prevHash: head.hash, hash })
-        .returning()
-      return row!
+      })
+      touched.get(tx)?.add(accountId)
+    },
+
+    /** The accounts a transaction appended events to are collected into `accounts`. */
+    track(tx: Executor, accounts: Set<string>) {
+      touched.set(tx, accounts)
+    },
+
+    /**
+     * Moves up to `batch` pending events of the account into the chain, in one transaction under
+     * the head's row lock (writers of other processes wait; none forks the chain). Answers how
+     * many it chained.
+     */
+    async chain(accountId: string, batch = CHAIN_BATCH): Promise<number> {
+      return db.transaction(async (tx) => {
+        const [head] = await tx.select().from(auditHeads).where(eq(auditHeads.accountId, accountId)).for('update')
+        if (!head) throw new Error(`audit chain of account ${accountId} was never started`)
+        const pending = await tx.select().from(auditPending).where(eq(auditPending.accountId, accountId)).orderBy(asc(auditPending.seq)).limit(batch)
+        if (pending.length === 0) return 0
+        let { seq, hash } = head
+        const entries = pending.map((event) => {
+          const fields: ChainedFields = {
+            accountId,
+            seq: ++seq,
+            id: event.id,
+            at: event.at,
+            actorType: event.actorType,
+            actorId: event.actorId,
+            action: event.action,
+            targetType: event.targetType,
+            targetId: event.targetId,
+            details: event.details,
+          }
+          const prevHash = hash
+          hash = entryHash(prevHash, fields)
+          return { ...fields, prevHash, hash }
+        })
+        await tx.insert(auditEntries).values(entries)
+        await tx.delete(auditPending).where(and(eq(auditPending.accountId, accountId), inArray(auditPending.seq, pending.map((p) => p.seq))))
+        await tx.update(auditHeads).set({ seq, hash }).where(eq(auditHeads.accountId, accountId))
+        return pending.length
+      })
+    },
+
+    /** Accounts with events waiting (what a stopped process left behind). */
+    async accountsWithPending(): Promise<string[]> {
+      const rows = await db.selectDistinct({ accountId: auditPending.accountId }).from(auditPending)
+      return rows.map((row) => row.accountId)
     },
 
     page(accountId: string, afterSeq: number, limit: number): Promise<AuditEntryRow[]> {

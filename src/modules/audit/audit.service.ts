@@ -1,6 +1,7 @@
 import { type Principal, requireAccountRole } from '../../lib/access.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
 import { entryHash, GENESIS_HASH } from './audit.chain.js'
+import type { AuditChainer } from './audit.chainer.js'
 import type { AuditEntryRow, AuditRepository } from './audit.repository.js'
 
 const VERIFY_BATCH = 1000
@@ -19,10 +20,11 @@ export function toAuditEntry(row: AuditEntryRow) {
   }
 }
 
-export function createAuditService(audit: AuditRepository) {
+export function createAuditService(audit: AuditRepository, chainer: AuditChainer) {
   return {
     async list(principal: Principal, accountId: string, query: { limit: number; cursor?: string | undefined }) {
       requireAccountRole(principal, accountId, ['admin'])
+      await chainer.flush(accountId)
       const after = Number(decodeCursor(query.cursor, 'seq') ?? 0)
       const rows = await audit.page(accountId, after, query.limit + 1)
       return toPage(rows, query.limit, (row) => String(row.seq), toAuditEntry)
@@ -31,6 +33,7 @@ export function createAuditService(audit: AuditRepository) {
     /** Recomputes the chain from the start: an edited, removed or reordered entry breaks it. */
     async verify(principal: Principal, accountId: string) {
       requireAccountRole(principal, accountId, ['admin'])
+      await chainer.flush(accountId)
       const head = await audit.head(accountId)
       let prevHash = GENESIS_HASH
       let expectedSeq = 1
