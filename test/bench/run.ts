@@ -17,6 +17,10 @@ import type { StormJob, StormResult } from './storm.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const quick = process.argv.includes('--quick')
+/** `--only TEXT`: only the scenarios whose name contains TEXT (and no sustained run or storm). */
+const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+/** `--profile DIR`: the service writes a V8 CPU profile there when it stops (node --cpu-prof). */
+const profileDir = process.argv.includes('--profile') ? path.resolve(process.argv[process.argv.indexOf('--profile') + 1] ?? 'profiles') : undefined
 const RUN_SECONDS = quick ? 2 : 10
 const RUNS = 3
 const SUSTAINED_SECONDS = quick ? 10 : 60
@@ -31,8 +35,8 @@ const token = (sub: string, acc: string, roles: string[]) => signToken(config, {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
-function spawnTs(file: string, env: Record<string, string>, args: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+function spawnTs(file: string, env: Record<string, string>, args: string[] = [], nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return child
 }
@@ -116,7 +120,7 @@ async function main() {
       DATA_DIR: dataDir,
       PORT: '0',
     }
-    const service = spawnTs('src/server.ts', env)
+    const service = spawnTs('src/server.ts', env, [], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
     const base = /listening on (http:\/\/[^\s]+)/.exec(await firstLine(service, /listening on/))![1]!
     const db = postgres(benchUrl.toString(), { max: 2, onnotice: () => {} })
     await db`create table bench_ceiling (id uuid primary key, participant_id uuid not null, at timestamptz not null)`
@@ -177,6 +181,7 @@ async function main() {
     const load = (job: Omit<LoadJob, 'connections' | 'seconds'> & { seconds?: number }) =>
       runJson<LoadResult>('test/bench/load.ts', { connections: CONNECTIONS, seconds: RUN_SECONDS, ...job })
     const measure = async (name: string, ceilingKind: 'select' | 'insert', job: Parameters<typeof load>[0], target?: number): Promise<Scenario> => {
+      if (only && !name.startsWith('ceiling') && !name.includes(only)) return { name, ceiling: ceilingKind, runs: [{ requestsPerSecond: 0, p50: 0, p99: 0, total: 0, non2xx: 0, errors: 0, perSecond: [] }] }
       await load({ ...job, seconds: 1 }) // warm-up: JIT, prepared statements, pool
       const runs: LoadResult[] = []
       for (let i = 0; i < RUNS; i++) runs.push(await load(job))
@@ -218,19 +223,21 @@ async function main() {
     ]
 
     log(`sustained: ${SUSTAINED_SECONDS} s of recording decisions`)
-    const sustained = await load({ ...decisionBody(allowedMeeting), seconds: SUSTAINED_SECONDS })
+    const sustained = only ? { perSecond: [] as number[] } : await load({ ...decisionBody(allowedMeeting), seconds: SUSTAINED_SECONDS })
     const slices: number[] = []
     for (let i = 0; i + 10 <= sustained.perSecond.length; i += 10) slices.push(sustained.perSecond.slice(i, i + 10).reduce((a, b) => a + b, 0) / 10)
 
     log(`join storm: ${STORM_PARTICIPANTS} participants at 500 connections`)
-    const storm = await runJson<StormResult>('test/bench/storm.ts', {
-      base,
-      meetingId: stormMeeting,
-      noticeVersionId: versionId,
-      tokens: clients.map((c) => c.token),
-      participants: STORM_PARTICIPANTS,
-      connections: 500,
-    } satisfies StormJob)
+    const storm: StormResult = only
+      ? { seconds: 1, participantsPerSecond: 0, acksPerSecond: 0, p50: 0, p99: 0, acked: 0, replayed: 0, failures: 0 }
+      : await runJson<StormResult>('test/bench/storm.ts', {
+          base,
+          meetingId: stormMeeting,
+          noticeVersionId: versionId,
+          tokens: clients.map((c) => c.token),
+          participants: STORM_PARTICIPANTS,
+          connections: 500,
+        } satisfies StormJob)
     const [counts] = await db`select count(*)::int as records, count(distinct participant_id)::int as participants,
       (select count(*)::int from participants where account_id = ${acc} and meeting_id = ${stormMeeting}) as joined
       from consent_records where account_id = ${acc} and meeting_id = ${stormMeeting}`

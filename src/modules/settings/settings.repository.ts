@@ -1,6 +1,6 @@
 import { and, eq, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { type Db, type Executor, rowsOf } from '../../../db/client.js'
-import { settingLocks, settingValues, consentRecords } from '../../../db/schema/index.js'
+import { accounts, consentRecords, settingLocks, settingValues } from '../../../db/schema/index.js'
 import type { Layer } from './settings.catalog.js'
 import type { Chain, ChainLock, ChainValue } from './settings.resolve.js'
 
@@ -76,7 +76,21 @@ export function toChain(rows: ChainRow[]): Chain {
   return chain
 }
 
+/** A user's or meeting's chain as one JSON value, so the union can be a prepared statement. */
+const chainSelect = (executor: Executor) =>
+  executor
+    .select({
+      rows: sql<ChainRow[]>`(select coalesce(json_agg(c), '[]'::json) from (${chainRowsQuery({
+        accountId: sql.placeholder('accountId'),
+        userId: sql.placeholder('userId'),
+        meetingId: sql.placeholder('meetingId'),
+      })}) c)`,
+    })
+    .from(accounts)
+    .where(eq(accounts.id, sql.placeholder('accountId')))
+
 export function createSettingsRepository(db: Db) {
+  const chainStatement = chainSelect(db).prepare('settings_chain')
   return {
     /**
      * Every value and lock of a chain in one round trip, whatever the number of keys and groups;
@@ -84,8 +98,14 @@ export function createSettingsRepository(db: Db) {
      * Columns are qualified on purpose: an unqualified name inside a union would bind to the wrong table.
      */
     async loadChain(scope: ChainScope, tx: Executor = db): Promise<Chain> {
-      const result = await tx.execute(chainRowsQuery({ accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null, groupId: scope.groupId }))
-      return toChain(rowsOf<ChainRow>(result))
+      if (scope.groupId) {
+        const result = await tx.execute(chainRowsQuery({ accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null, groupId: scope.groupId }))
+        return toChain(rowsOf<ChainRow>(result))
+      }
+      // The user and meeting chains are the hot reads: a prepared statement, planned once per connection.
+      const statement = tx === db ? chainStatement : chainSelect(tx).prepare('settings_chain')
+      const [row] = await statement.execute({ accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null })
+      return toChain(row?.rows ?? [])
     },
 
     /** Serialises settings writes of one account, so a lock and a lower write cannot pass each other. */
