@@ -328,7 +328,8 @@ async function main() {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')
     await new Promise((resolve) => setTimeout(resolve, 500))
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
-    await admin.unsafe(`drop database if exists ${dbName} with (force)`)
+    if (process.argv.includes('--keep')) log(`kept database ${dbName}`)
+    else await admin.unsafe(`drop database if exists ${dbName} with (force)`)
     await admin.end()
     rmSync(dataDir, { recursive: true, force: true })
   }
