@@ -148,17 +148,17 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
       if ((input.decision === 'granted' || input.decision === 'notified') && !input.noticeVersionId) {
         throw new ValidationError('A consent names the notice version it answers', [{ pointer: '/body/noticeVersionId', detail: `required when the decision is ${input.decision}` }])
       }
-      const version = input.noticeVersionId ? await notices.version(meeting.accountId, input.noticeVersionId) : undefined
+      const found = input.noticeVersionId ? await notices.versionWithCurrent(meeting.accountId, input.noticeVersionId) : undefined
+      const version = found?.version
       if (input.noticeVersionId) {
-        if (!version) throw new ValidationError('Unknown notice version', [{ pointer: '/body/noticeVersionId', detail: 'not a notice version of this account' }])
+        if (!found || !version) throw new ValidationError('Unknown notice version', [{ pointer: '/body/noticeVersionId', detail: 'not a notice version of this account' }])
         if (version.kind !== (input.scope as NoticeKind)) {
           throw new ValidationError('The notice is of another kind', [{ pointer: '/body/noticeVersionId', detail: `a ${version.kind} notice cannot answer ${input.scope}` }])
         }
         // Agreeing is only to the current text; withdrawing or declining may name any version (P-DSR-7).
-        const current = (await notices.latestVersion(meeting.accountId, version.noticeId))!
-        if ((input.decision === 'granted' || input.decision === 'notified') && current.id !== version.id) {
-          throw new ConflictError('notice_outdated', `Version ${version.version} was superseded by version ${current.version}; answer the current one`, undefined, {
-            currentVersionId: current.id,
+        if ((input.decision === 'granted' || input.decision === 'notified') && found.currentId !== version.id) {
+          throw new ConflictError('notice_outdated', `Version ${version.version} was superseded by version ${found.currentVersion}; answer the current one`, undefined, {
+            currentVersionId: found.currentId,
           })
         }
       }

@@ -11,6 +11,8 @@ type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date 
 // settings chain, participants (with the user's guardian consent), presence, the scope's consent
 // records and the kind's notice versions. Columns are written out qualified by alias: drizzle renders a column object inside a
 // `sql` template unqualified, which inside these subqueries would bind to the wrong table.
+/** An instant as epoch milliseconds (a JSON number). */
+const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::bigint`)
 const accountId = sql.placeholder('accountId')
 const meetingId = sql.placeholder('meetingId')
 const FACTS = {
@@ -24,17 +26,18 @@ const FACTS = {
       userId: sql`(select m2.host_user_id from meetings m2 where m2.account_id = ${accountId} and m2.id = ${meetingId})`,
       meetingId,
     })}) c)`,
-  participants: sql<Json<FactParticipant>[]>`(
-    select coalesce(json_agg(json_build_object('id', p.id, 'userId', p.user_id, 'isMinor', p.is_minor, 'guardianConsentAt', u.guardian_consent_at)), '[]'::json)
+  // The per-participant lists are arrays of arrays with instants as epoch milliseconds: a third of
+  // the bytes of keyed objects with timestamp text, and no date parsing (measured by the bench).
+  participants: sql<[string, string | null, boolean, number | null][]>`(
+    select coalesce(json_agg(json_build_array(p.id, p.user_id, p.is_minor, ${ms('u.guardian_consent_at')})), '[]'::json)
     from participants p left join users u on u.account_id = p.account_id and u.id = p.user_id
     where p.account_id = ${accountId} and p.meeting_id = ${meetingId})`,
-  stays: sql<Json<FactStay>[]>`(
-    select coalesce(json_agg(json_build_object('participantId', s.participant_id, 'joinedAt', s.joined_at, 'leftAt', s.left_at)), '[]'::json)
+  stays: sql<[string, number, number | null][]>`(
+    select coalesce(json_agg(json_build_array(s.participant_id, ${ms('s.joined_at')}, ${ms('s.left_at')})), '[]'::json)
     from presence_intervals s
     where s.account_id = ${accountId} and s.meeting_id = ${meetingId})`,
-  records: sql<Json<FactRecord>[]>`(
-    select coalesce(json_agg(json_build_object('id', r.id, 'participantId', r.participant_id, 'decision', r.decision, 'method', r.method,
-      'noticeVersionId', r.notice_version_id, 'at', r.at) order by r.at, r.seq), '[]'::json)
+  records: sql<[string, string, FactRecord['decision'], string, string | null, number][]>`(
+    select coalesce(json_agg(json_build_array(r.id, r.participant_id, r.decision, r.method, r.notice_version_id, ${ms('r.at')}) order by r.at, r.seq), '[]'::json)
     from consent_records r
     where r.account_id = ${accountId} and r.meeting_id = ${meetingId}
       and r.scope = ${sql.placeholder('scope')} and r.participant_id is not null)`,
@@ -46,7 +49,6 @@ const FACTS = {
 }
 
 const date = (value: string) => new Date(value)
-const dateOrNull = (value: string | null) => (value === null ? null : new Date(value))
 
 /** The meeting as the gate needs it: whose chain, and whether it exists at all. */
 export interface MeetingRef {
@@ -62,17 +64,17 @@ function toFacts(row: { [K in keyof typeof FACTS]: unknown }): LoadedFacts {
   const r = row as {
     meeting: MeetingRef | null
     chain: ChainRow[]
-    participants: Json<FactParticipant>[]
-    stays: Json<FactStay>[]
-    records: Json<FactRecord>[]
+    participants: [string, string | null, boolean, number | null][]
+    stays: [string, number, number | null][]
+    records: [string, string, FactRecord['decision'], string, string | null, number][]
     versions: Json<FactVersion>[]
   }
   return {
     meeting: r.meeting,
     chain: toChain(r.chain),
-    participants: r.participants.map((p) => ({ ...p, guardianConsentAt: dateOrNull(p.guardianConsentAt) })),
-    stays: r.stays.map((s) => ({ ...s, joinedAt: date(s.joinedAt), leftAt: dateOrNull(s.leftAt) })),
-    records: r.records.map((x) => ({ ...x, at: date(x.at) })),
+    participants: r.participants.map(([id, userId, isMinor, guardian]) => ({ id, userId, isMinor, guardianConsentAt: guardian === null ? null : new Date(guardian) })),
+    stays: r.stays.map(([participantId, joined, left]) => ({ participantId, joinedAt: new Date(joined), leftAt: left === null ? null : new Date(left) })),
+    records: r.records.map(([id, participantId, decision, method, noticeVersionId, at]) => ({ id, participantId, decision, method, noticeVersionId, at: new Date(at) })),
     versions: r.versions.map((v) => ({ ...v, publishedAt: date(v.publishedAt) })),
   }
 }

@@ -27,6 +27,18 @@ export function createMeetingsRepository(db: Db) {
     )
     .prepare('participant_of_user')
 
+  const participantById = db
+    .select()
+    .from(participants)
+    .where(
+      and(
+        eq(participants.accountId, sql.placeholder('accountId')),
+        eq(participants.meetingId, sql.placeholder('meetingId')),
+        eq(participants.id, sql.placeholder('participantId')),
+      ),
+    )
+    .prepare('participant_by_id')
+
   return {
     async findById(accountId: string, meetingId: string, tx?: Executor): Promise<MeetingRow | undefined> {
       const rows = tx
@@ -121,11 +133,13 @@ export function createMeetingsRepository(db: Db) {
       return rows[0]
     },
 
-    async participant(accountId: string, meetingId: string, participantId: string, tx: Executor = db) {
-      const [row] = await tx
-        .select()
-        .from(participants)
-        .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), eq(participants.id, participantId)))
+    async participant(accountId: string, meetingId: string, participantId: string, tx?: Executor) {
+      const [row] = tx
+        ? await tx
+            .select()
+            .from(participants)
+            .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), eq(participants.id, participantId)))
+        : await participantById.execute({ accountId, meetingId, participantId })
       return row
     },
 
