@@ -2,18 +2,25 @@ import { randomUUID } from 'node:crypto'
 import jwt from '@fastify/jwt'
 import Fastify from 'fastify'
 import postgres from 'postgres'
+import { createLimiter } from '../../src/lib/limiter.js'
 
 // The ceiling of `npm run bench`: fastify with the same HS256 verification as the service and
 // one statement per request, through raw postgres.js (prepared), on the same database and pool
 // size. GET /select: one SELECT by primary key. POST /insert: one INSERT.
 
 const url = process.env.DATABASE_URL!
-const sql = postgres(url, { max: Number(process.env.DATABASE_POOL_MAX ?? 10), onnotice: () => {} })
+const pool = Number(process.env.DATABASE_POOL_MAX ?? 10)
+const sql = postgres(url, { max: pool, onnotice: () => {} })
+// The same in-flight limit as the service, so the ceiling does not decay in postgres.js's queue.
+const limiter = createLimiter(pool)
+
 const app = Fastify({ logger: false })
 await app.register(jwt, { secret: process.env.JWT_SECRET!, verify: { algorithms: ['HS256'] } })
 app.addHook('onRequest', async (request) => {
+  await limiter.acquire()
   await request.jwtVerify()
 })
+app.addHook('onResponse', async () => limiter.release())
 
 app.get<{ Params: { accountId: string; meetingId: string } }>('/select/:accountId/:meetingId', async (request) => {
   const [row] = await sql`select id, topic, status from meetings where account_id = ${request.params.accountId} and id = ${request.params.meetingId}`
