@@ -41,3 +41,29 @@ export function createLimiter(max: number) {
     },
   }
 }
+
+export type Limiter = ReturnType<typeof createLimiter>
+
+/**
+ * Holds one slot for an HTTP exchange: taken on arrival (waiting if need be) and given back
+ * exactly once, when the response closes. 'close' fires whether the answer was sent or the
+ * client went away, including while the request waited or ran; fastify's onResponse does not
+ * fire for an aborted request, and onRequestAbort not for one that aborts after its hooks ran,
+ * so tying the release to either leaked slots until the service stopped answering.
+ */
+export async function holdUntilClosed(limiter: Limiter, response: { destroyed: boolean; once(event: 'close', listener: () => void): unknown }): Promise<void> {
+  let held = false
+  let closed = response.destroyed
+  response.once('close', () => {
+    closed = true
+    if (held) {
+      held = false
+      limiter.release()
+    }
+  })
+  const wait = limiter.acquire()
+  if (wait) await wait
+  // The client left while this waited: the slot goes to the next waiter at once.
+  if (closed) limiter.release()
+  else held = true
+}

@@ -1,13 +1,10 @@
 import fp from 'fastify-plugin'
 import type { Database } from '../../db/client.js'
-import { createLimiter } from '../lib/limiter.js'
+import { createLimiter, holdUntilClosed } from '../lib/limiter.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     database: Database
-  }
-  interface FastifyRequest {
-    holdsDatabaseSlot?: boolean
   }
   interface FastifyContextConfig {
     /** The route streams a long request body: it runs outside the in-flight limit. */
@@ -26,20 +23,11 @@ export default fp<{ database: Database; maxInFlight?: number | undefined }>(
     app.decorate('database', database)
     if (!maxInFlight) return
     const limiter = createLimiter(maxInFlight)
-    const release = async (request: { holdsDatabaseSlot?: boolean }) => {
-      if (!request.holdsDatabaseSlot) return
-      request.holdsDatabaseSlot = false
-      limiter.release()
-    }
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       // An upload streams for as long as the client sends; it must not keep a slot meanwhile.
       if (request.routeOptions.config?.streamsBody) return
-      const wait = limiter.acquire()
-      if (wait) await wait
-      request.holdsDatabaseSlot = true
+      await holdUntilClosed(limiter, reply.raw)
     })
-    app.addHook('onResponse', release)
-    app.addHook('onRequestAbort', release)
   },
   { name: 'database' },
 )
