@@ -55,7 +55,7 @@ export function createServices(
   const meetings = createMeetingsRepository(database.db)
   const notices = createNoticesRepository(database.db)
   const noticesService = createNoticesService({ inTransaction, notices, audit, clock })
-  const consentRecords = createConsentsRepository(database.db)
+  const consentRecords = createConsentsRepository(database.db, audit)
   const consents = createConsentsService({
     inTransaction,
     consents: consentRecords,
@@ -64,6 +64,7 @@ export function createServices(
     noticesService,
     settings: settingsService,
     audit,
+    chainAudit: auditChainer.flush,
     clock,
     receiptKey: resolveReceiptKey(config),
   })

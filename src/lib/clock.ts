@@ -1,6 +1,11 @@
 // Time comes from here, so rules about instants can be tested without sleeping.
 export interface Clock {
   now(): Date
+  /**
+   * True when this is the database's clock: a statement that must take its instant after its own
+   * locks (rule 8) may then stamp it with the database's clock_timestamp() instead of now().
+   */
+  readonly inDatabase?: boolean
 }
 
 export const systemClock: Clock = { now: () => new Date() }
@@ -23,6 +28,7 @@ export async function databaseClock(readDatabaseTime: () => Promise<Date>, refre
   const timer = setInterval(() => void sync().catch(() => undefined), refreshMs)
   timer.unref()
   return {
+    inDatabase: true,
     now: () => {
       last = Math.max(last, Math.round(Date.now() + offset))
       return new Date(last)

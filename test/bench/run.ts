@@ -309,7 +309,7 @@ async function main() {
     }
     const resultsDir = path.join(ROOT, 'test', 'bench', 'results')
     mkdirSync(resultsDir, { recursive: true })
-    writeFileSync(path.join(resultsDir, quick ? 'latest-quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+    writeFileSync(path.join(resultsDir, quick || only ? 'latest-quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`)
 
     const pad = (value: unknown, width: number) => String(value).padEnd(width)
     console.log(`\nConsentry bench, ${results.takenAt} (${results.mode}), commit ${commit}, node ${process.version}, PostgreSQL ${pgVersion}, ${results.machine.cpus} cores`)

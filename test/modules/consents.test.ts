@@ -3,7 +3,7 @@ import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { auditEntries, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
-import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
+import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 import { checkResponse } from '../helpers/openapi.js'
 
 // Consent records (issue 5 item 2; P-DSR-7, P-MIN-1, P-GOV-3): who may answer for a participant,
@@ -927,4 +927,45 @@ t.test('the record keeps the client network coarsely (/24, /48), never the addre
     t.notOk(['203.0.113.77', '198.51.100.9', '192.0.2.1', '127.0.0.1'].some((address) => (row.clientNetwork ?? '').includes(address)), 'no full address inside')
   }
   t.notMatch(JSON.stringify(await auditRows(tenant.accountId, 'consent.recorded')), /203\.0\.113\.77|198\.51\.100\.9/, 'nor in the audit trail')
+})
+
+t.test('a consent POST writes its record and audit event in one statement, stamped by the database clock after the meeting lock (rule 8)', async (t) => {
+  // No injected clock: the app's instants come from the database's clock.
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const host = await tenant.user(['member'])
+  const post = (url: string, token: string, body?: unknown, headers?: Record<string, string>) =>
+    api.request({ method: 'POST', url, token, ...(body === undefined ? {} : { body }), ...(headers ? { headers } : {}) })
+  const notice = await post(`/v1/accounts/${tenant.accountId}/notices`, tenant.admin, { kind: 'recording', locale: 'en', title: 'Recording', text: RECORDING_TEXT })
+  t.equal(notice.status, 201)
+  const meeting = await post('/v1/meetings', host.token, { topic: 'One statement', scheduledStart: new Date().toISOString(), durationMinutes: 30, timeZone: 'UTC' })
+  t.equal((await post(`/v1/meetings/${meeting.body.id}/start`, host.token)).status, 200)
+  const joined = await post(`/v1/meetings/${meeting.body.id}/participants`, host.token, {})
+  const body = { participantId: joined.body.participantId, scope: 'recording', decision: 'granted', noticeVersionId: notice.body.currentVersion.id, method: 'click_continue' }
+
+  const before = Date.now()
+  const { result, queries } = await countQueries(() => post(`/v1/meetings/${meeting.body.id}/consents`, host.token, body, { 'idempotency-key': 'one-statement' }))
+  t.equal(result.status, 201)
+  const writes = queries.filter((q) => /insert into consent_records/i.test(q))
+  t.equal(writes.length, 1, 'one statement writes the record', { queries })
+  t.match(writes[0], /for key share/i, 'it locks the meeting row')
+  t.match(writes[0], /insert into audit_pending/i, 'and inserts the audit event')
+  t.match(writes[0], /clock_timestamp\(\)/, 'and takes the instant on the database clock')
+  const reads = queries.filter((q) => !/audit_(heads|pending|entries)|idempotency_keys|from "users"|consent_records/i.test(q))
+  t.equal(reads.length, 1, 'one read checks meeting, participant and notice version', { reads })
+
+  const at = Date.parse(result.body.at)
+  t.ok(at >= before - 1000 && at <= Date.now() + 1000, 'the instant is now, on the database clock')
+  const { db } = await testDatabase()
+  const [stored] = await db.select().from(consentRecords).where(and(eq(consentRecords.accountId, tenant.accountId), eq(consentRecords.id, result.body.id)))
+  t.equal(stored!.at.toISOString(), result.body.at, 'the answer is what was stored')
+  const entries = (await auditRows(tenant.accountId, 'consent.recorded')).filter((row) => row.targetId === body.participantId)
+  t.equal(entries.length, 1, 'the audit event is chained before the answer')
+  t.equal(entries[0]!.at.toISOString(), result.body.at, 'at the record\'s instant')
+  t.same(entries[0]!.details, { meetingId: meeting.body.id, recordId: result.body.id, scope: 'recording', decision: 'granted', method: 'click_continue', noticeVersionId: body.noticeVersionId })
+
+  const retry = await post(`/v1/meetings/${meeting.body.id}/consents`, host.token, body, { 'idempotency-key': 'one-statement' })
+  t.equal(retry.status, 201)
+  t.equal(retry.body.id, result.body.id, 'a retry answers the same record')
+  t.equal((await db.select().from(consentRecords).where(eq(consentRecords.meetingId, meeting.body.id))).length, 1, 'and writes nothing')
 })

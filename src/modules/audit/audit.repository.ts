@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { auditEntries, auditHeads, auditPending } from '../../../db/schema/index.js'
 import { canonicalJson } from '../../lib/canonical-json.js'
@@ -58,6 +58,17 @@ export function createAuditRepository(db: Db) {
         details: event.details ?? {},
       })
       touched.get(tx)?.add(accountId)
+    },
+
+    /**
+     * The statement that records one pending event per row of `source` (a CTE of the caller's
+     * statement), for a change written in a single statement: the event commits with it, and the
+     * caller chains the account afterwards. `fields` are SQL over the source's columns.
+     */
+    pendingFrom(source: SQL, fields: { accountId: SQL; id: SQL; at: SQL; actorType: SQL; actorId: SQL; action: string; targetType: string; targetId: SQL; details: SQL }): SQL {
+      return sql`insert into audit_pending (account_id, id, at, actor_type, actor_id, action, target_type, target_id, details)
+        select ${fields.accountId}, ${fields.id}, ${fields.at}, ${fields.actorType}, ${fields.actorId}, ${fields.action}::text, ${fields.targetType}::text, ${fields.targetId}, ${fields.details}
+        from ${source}`
     },
 
     /** The accounts a transaction appended events to are collected into `accounts`. */

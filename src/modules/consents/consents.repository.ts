@@ -1,11 +1,86 @@
-import { and, asc, desc, eq, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
-import { consentRecords } from '../../../db/schema/index.js'
+import { accounts, consentRecords } from '../../../db/schema/index.js'
+import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
 export type ConsentRow = typeof consentRecords.$inferSelect
 
+/** What a consent POST checks before it writes, read in one statement. */
+export interface ConsentContext {
+  meeting: { id: string; hostUserId: string } | null
+  participant: { id: string; userId: string | null; joinedBy: string | null } | null
+  version: { id: string; kind: string; version: number; sha256: string; currentId: string; currentVersion: number } | null
+}
+
+/** A meeting consent as recordMeetingConsent writes it; `at` null: the database's clock stamps it. */
+export interface MeetingConsentInput {
+  accountId: string
+  id: string
+  auditId: string
+  actor: AuditActor
+  userId: string | null
+  meetingId: string
+  participantId: string
+  scope: string
+  decision: ConsentRow['decision']
+  method: string
+  noticeVersionId: string | null
+  guardianName: string | null
+  recordedBy: string
+  at: Date | null
+  userAgent: string | null
+  clientNetwork: string | null
+  requestKey: string | null
+}
+
+const ph = sql.placeholder
+
 // The meeting side of the append-only consent records; every query names the account.
-export function createConsentsRepository(db: Db) {
+export function createConsentsRepository(db: Db, audit: AuditRepository) {
+  // The meeting, the participant and the notice version with its notice's current version. The
+  // subqueries name every column by alias: drizzle would render column objects unqualified.
+  const context = db
+    .select({
+      meeting: sql<[string, string] | null>`(select json_build_array(m.id, m.host_user_id) from meetings m where m.account_id = ${ph('accountId')} and m.id = ${ph('meetingId')})`,
+      participant: sql<[string, string | null, string | null] | null>`(select json_build_array(p.id, p.user_id, p.joined_by) from participants p
+        where p.account_id = ${ph('accountId')} and p.meeting_id = ${ph('meetingId')} and p.id = ${ph('participantId')})`,
+      version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
+        from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
+        where v.account_id = ${ph('accountId')} and v.id = ${ph('noticeVersionId')})`,
+    })
+    .from(accounts)
+    .where(eq(accounts.id, ph('accountId')))
+    .prepare('consent_context')
+
+  // Rule 8 in one statement: the meeting row is locked (key share, which a store's FOR UPDATE
+  // waits for) before the instant is taken, so the record's instant follows every store that
+  // decided before it. The audit event is inserted by the same statement and commits with it.
+  const locked = db.$with('locked', {}).as(
+    sql`select m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid for key share`,
+  )
+  const inserted = db.$with('inserted', getTableColumns(consentRecords)).as(sql`insert into consent_records
+      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, user_agent, client_network, request_key)
+    select ${ph('accountId')}::uuid, ${ph('id')}::uuid, ${ph('userId')}::uuid, l.id, ${ph('participantId')}::uuid, ${ph('scope')}::text, ${ph('decision')}::text,
+      ${ph('method')}::text, ${ph('noticeVersionId')}::uuid, ${ph('guardianName')}::text, ${ph('recordedBy')}::text,
+      coalesce(${ph('at')}::timestamptz, date_trunc('milliseconds', clock_timestamp())), ${ph('userAgent')}::text, ${ph('clientNetwork')}::text, ${ph('requestKey')}::text
+    from locked l
+    on conflict (account_id, request_key) where request_key is not null do nothing
+    returning *`)
+  const audited = db.$with('audited', {}).as(
+    audit.pendingFrom(sql`inserted i`, {
+      accountId: sql`i.account_id`,
+      id: sql`${ph('auditId')}::uuid`,
+      at: sql`i.at`,
+      actorType: sql`${ph('actorType')}::text`,
+      actorId: sql`${ph('actorId')}::text`,
+      action: 'consent.recorded',
+      targetType: 'participant',
+      targetId: sql`i.participant_id::text`,
+      details: sql`jsonb_build_object('meetingId', i.meeting_id, 'recordId', i.id, 'scope', i.scope, 'decision', i.decision, 'method', i.method, 'noticeVersionId', i.notice_version_id)`,
+    }),
+  )
+  const recordMeetingConsent = db.with(locked, inserted, audited).select().from(inserted).prepare('consent_record_meeting')
+
   const latestOfParticipant = db
     .selectDistinctOn([consentRecords.scope])
     .from(consentRecords)
@@ -20,6 +95,28 @@ export function createConsentsRepository(db: Db) {
     .prepare('consent_latest_of_participant')
 
   return {
+    async context(accountId: string, meetingId: string, participantId: string, noticeVersionId: string | null): Promise<ConsentContext> {
+      const [row] = await context.execute({ accountId, meetingId, participantId, noticeVersionId })
+      if (!row) return { meeting: null, participant: null, version: null }
+      const { meeting, participant, version } = row
+      return {
+        meeting: meeting && { id: meeting[0], hostUserId: meeting[1] },
+        participant: participant && { id: participant[0], userId: participant[1], joinedBy: participant[2] },
+        version: version && { id: version[0], kind: version[1], version: version[2], sha256: version[3], currentId: version[4], currentVersion: version[5] },
+      }
+    },
+
+    /**
+     * Appends a participant's consent record and its audit event in one statement. Undefined when
+     * the meeting is gone, or when a record with the same request key exists (a retry that ran again).
+     */
+    async recordMeetingConsent(input: MeetingConsentInput): Promise<ConsentRow | undefined> {
+      const { actor, ...values } = input
+      // A raw placeholder gets no column mapping: the instant goes as ISO text.
+      const [row] = await recordMeetingConsent.execute({ ...values, at: values.at?.toISOString() ?? null, actorType: actor.type, actorId: actor.id })
+      return row
+    },
+
     /** Nothing is written when a record with the same request key exists (a retry that ran again). */
     async insert(tx: Executor, row: typeof consentRecords.$inferInsert): Promise<ConsentRow | undefined> {
       const [inserted] = await tx
@@ -30,7 +127,7 @@ export function createConsentsRepository(db: Db) {
       return inserted
     },
 
-    async byRequestKey(tx: Executor, accountId: string, requestKey: string): Promise<ConsentRow | undefined> {
+    async byRequestKey(accountId: string, requestKey: string, tx: Executor = db): Promise<ConsentRow | undefined> {
       const [row] = await tx
         .select()
         .from(consentRecords)

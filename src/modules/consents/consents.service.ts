@@ -54,11 +54,13 @@ interface Deps {
   noticesService: NoticesService
   settings: SettingsService
   audit: AuditRepository
+  /** Chains the account's pending audit events (for changes written outside inTransaction). */
+  chainAudit: (accountId: string) => Promise<void>
   clock: Clock
   receiptKey: ReceiptKey
 }
 
-export function createConsentsService({ inTransaction, consents, meetings, notices, noticesService, settings, audit, clock, receiptKey }: Deps) {
+export function createConsentsService({ inTransaction, consents, meetings, noticesService, settings, chainAudit, clock, receiptKey }: Deps) {
   async function loadMeeting(principal: Principal, meetingId: string): Promise<MeetingRow> {
     const meeting = await meetings.findById(principal.accountId, meetingId)
     if (!meeting) throw new NotFoundError('Meeting')
@@ -124,11 +126,13 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
      */
     async record(principal: Principal, meetingId: string, input: CreateConsent, client: ClientContext) {
       requireAccountRole(principal, principal.accountId, ['admin', 'member'])
-      const meeting = await loadMeeting(principal, meetingId)
-      const participant: ParticipantRow | undefined = await meetings.participant(meeting.accountId, meeting.id, input.participantId)
+      const accountId = principal.accountId
+      // One read for every check below, one statement for the write: this is the join path's hot POST.
+      const { meeting, participant, version } = await consents.context(accountId, meetingId, input.participantId, input.noticeVersionId ?? null)
+      if (!meeting) throw new NotFoundError('Meeting')
       const manager = principal.roles.includes('admin') || meeting.hostUserId === principal.subject
       if (!participant) {
-        if (manager || (isUuid(principal.subject) && (await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject)))) {
+        if (manager || (isUuid(principal.subject) && (await meetings.participantOfUser(accountId, meeting.id, principal.subject)))) {
           throw new NotFoundError('Participant')
         }
         throw new NotFoundError('Meeting')
@@ -148,56 +152,49 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
       if ((input.decision === 'granted' || input.decision === 'notified') && !input.noticeVersionId) {
         throw new ValidationError('A consent names the notice version it answers', [{ pointer: '/body/noticeVersionId', detail: `required when the decision is ${input.decision}` }])
       }
-      const found = input.noticeVersionId ? await notices.versionWithCurrent(meeting.accountId, input.noticeVersionId) : undefined
-      const version = found?.version
       if (input.noticeVersionId) {
-        if (!found || !version) throw new ValidationError('Unknown notice version', [{ pointer: '/body/noticeVersionId', detail: 'not a notice version of this account' }])
+        if (!version) throw new ValidationError('Unknown notice version', [{ pointer: '/body/noticeVersionId', detail: 'not a notice version of this account' }])
         if (version.kind !== (input.scope as NoticeKind)) {
           throw new ValidationError('The notice is of another kind', [{ pointer: '/body/noticeVersionId', detail: `a ${version.kind} notice cannot answer ${input.scope}` }])
         }
         // Agreeing is only to the current text; withdrawing or declining may name any version (P-DSR-7).
-        if ((input.decision === 'granted' || input.decision === 'notified') && found.currentId !== version.id) {
-          throw new ConflictError('notice_outdated', `Version ${version.version} was superseded by version ${found.currentVersion}; answer the current one`, undefined, {
-            currentVersionId: found.currentId,
+        if ((input.decision === 'granted' || input.decision === 'notified') && version.currentId !== version.id) {
+          throw new ConflictError('notice_outdated', `Version ${version.version} was superseded by version ${version.currentVersion}; answer the current one`, undefined, {
+            currentVersionId: version.currentId,
           })
         }
       }
 
       const requestKey = client.idempotencyKey ? `${principal.subject}:${client.idempotencyKey}` : null
-      const row = await inTransaction(async (tx) => {
-        // Rule 8: stamped only once no store holds the meeting: a store that decided before this
-        // record decided before its instant, and one that decides after it waits for the commit.
-        await meetings.lock(tx, meeting.accountId, meeting.id, 'key share')
-        const now = clock.now()
-        const inserted = await consents.insert(tx, {
-          accountId: meeting.accountId,
-          id: newId(now.getTime()),
-          userId: participant.userId,
-          meetingId: meeting.id,
-          participantId: participant.id,
-          scope: input.scope,
-          decision: input.decision,
-          method: input.method,
-          noticeVersionId: input.noticeVersionId ?? null,
-          guardianName: input.guardianName ?? null,
-          recordedBy: principal.subject,
-          at: now,
-          userAgent: client.userAgent?.slice(0, 300) ?? null,
-          clientNetwork: coarseNetwork(client.ip),
-          requestKey,
-        })
-        // A retry that runs again after a crash finds the record the first run wrote.
-        if (!inserted) return (await consents.byRequestKey(tx, meeting.accountId, requestKey!))!
-        await audit.append(tx, meeting.accountId, {
-          actor: auditActor(principal),
-          action: 'consent.recorded',
-          targetType: 'participant',
-          targetId: participant.id,
-          details: { meetingId: meeting.id, recordId: inserted.id, scope: input.scope, decision: input.decision, method: input.method, noticeVersionId: input.noticeVersionId ?? null },
-        }, now)
-        return inserted
+      const idTime = clock.now().getTime()
+      const inserted = await consents.recordMeetingConsent({
+        accountId,
+        id: newId(idTime),
+        auditId: newId(idTime),
+        actor: auditActor(principal),
+        userId: participant.userId,
+        meetingId: meeting.id,
+        participantId: participant.id,
+        scope: input.scope,
+        decision: input.decision,
+        method: input.method,
+        noticeVersionId: input.noticeVersionId ?? null,
+        guardianName: input.guardianName ?? null,
+        recordedBy: principal.subject,
+        // Rule 8: the database's clock stamps the record after the statement locked the meeting;
+        // a clock a test injected stamps it itself.
+        at: clock.inDatabase ? null : clock.now(),
+        userAgent: client.userAgent?.slice(0, 300) ?? null,
+        clientNetwork: coarseNetwork(client.ip),
+        requestKey,
       })
-      return { ...toRecord(row), noticeSha256: version?.sha256 ?? null, receipt: receiptOf(row, version?.sha256 ?? null) }
+      let row = inserted
+      if (inserted) await chainAudit(accountId)
+      // A retry that runs again after a crash finds the record the first run wrote.
+      else if (requestKey) row = await consents.byRequestKey(accountId, requestKey)
+      if (!row) throw new NotFoundError('Meeting')
+      const sha256 = input.noticeVersionId ? version!.sha256 : null
+      return { ...toRecord(row), noticeSha256: sha256, receipt: receiptOf(row, sha256) }
     },
 
     async list(principal: Principal, meetingId: string, query: { limit: number; cursor?: string | undefined; asOf?: string | undefined; participantId?: string | undefined; scope?: string | undefined }) {
