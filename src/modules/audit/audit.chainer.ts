@@ -1,5 +1,5 @@
 import type { InTransaction } from '../../../db/client.js'
-import type { AuditRepository } from './audit.repository.js'
+import { type AuditRepository, CHAIN_BATCH } from './audit.repository.js'
 
 const SWEEP_MS = 5_000
 
@@ -13,9 +13,11 @@ const SWEEP_MS = 5_000
 export function createAuditChainer(audit: AuditRepository, onError: (error: unknown) => void) {
   const slots = new Map<string, { running: boolean; waiting: (() => void)[] }>()
 
+  // A run chains what committed before it started; the callers it serves committed before that.
+  // Only a full batch means more may be waiting (an empty run was a whole transaction per flush).
   async function drain(accountId: string) {
-    while ((await audit.chain(accountId)) > 0) {
-      // keep going until this account has nothing pending
+    while ((await audit.chain(accountId)) === CHAIN_BATCH) {
+      // a full batch: there may be more
     }
   }
 

@@ -1,5 +1,5 @@
 import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm'
-import type { Db, Executor } from '../../../db/client.js'
+import { type Db, type Executor, rowsOf } from '../../../db/client.js'
 import { auditEntries, auditHeads, auditPending } from '../../../db/schema/index.js'
 import { canonicalJson } from '../../lib/canonical-json.js'
 import { newId } from '../../lib/ids.js'
@@ -22,7 +22,7 @@ export interface AuditEvent {
   details?: Record<string, unknown>
 }
 
-const CHAIN_BATCH = 500
+export const CHAIN_BATCH = 500
 
 export function createAuditRepository(db: Db) {
   const touched = new WeakMap<Executor, Set<string>>()
@@ -83,11 +83,16 @@ export function createAuditRepository(db: Db) {
      */
     async chain(accountId: string, batch = CHAIN_BATCH): Promise<number> {
       return db.transaction(async (tx) => {
-        const [head] = await tx.select().from(auditHeads).where(eq(auditHeads.accountId, accountId)).for('update')
+        // This commit need not wait for the disk: if a crash loses it, the delete of the pending
+        // rows is lost with it, and the sweep chains them again from audit_pending.
+        const [head] = rowsOf<{ seq: string | number; hash: string }>(
+          await tx.execute(sql`select h.seq, h.hash, set_config('synchronous_commit', 'off', true) from audit_heads h where h.account_id = ${accountId} for update`),
+        )
         if (!head) throw new Error(`audit chain of account ${accountId} was never started`)
         const pending = await tx.select().from(auditPending).where(eq(auditPending.accountId, accountId)).orderBy(asc(auditPending.seq)).limit(batch)
         if (pending.length === 0) return 0
-        let { seq, hash } = head
+        let seq = Number(head.seq)
+        let hash = head.hash
         const entries = pending.map((event) => {
           const fields: ChainedFields = {
             accountId,
@@ -106,8 +111,9 @@ export function createAuditRepository(db: Db) {
           return { ...fields, prevHash, hash }
         })
         await tx.insert(auditEntries).values(entries)
-        await tx.delete(auditPending).where(and(eq(auditPending.accountId, accountId), inArray(auditPending.seq, pending.map((p) => p.seq))))
-        await tx.update(auditHeads).set({ seq, hash }).where(eq(auditHeads.accountId, accountId))
+        // The chained events leave audit_pending and the head moves, in one statement.
+        await tx.execute(sql`with chained as (delete from audit_pending where ${and(eq(auditPending.accountId, accountId), inArray(auditPending.seq, pending.map((p) => p.seq)))})
+          update audit_heads set seq = ${seq}, hash = ${hash} where account_id = ${accountId}`)
         return pending.length
       })
     },

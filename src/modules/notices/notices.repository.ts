@@ -18,25 +18,7 @@ export function createNoticesRepository(db: Db) {
       .where(and(eq(noticeVersions.accountId, accountId), inArray(noticeVersions.kind, [...kinds])))
       .orderBy(noticeVersions.noticeId, desc(noticeVersions.version))
 
-  // A version with the id of its notice's current version, for consent checks on the hot path.
-  // The subquery names its outer columns in full: drizzle would render them unqualified.
-  const versionWithCurrent = db
-    .select({
-      version: noticeVersions,
-      currentId: sql<string>`(select v2.id from notice_versions v2 where v2.account_id = "notice_versions"."account_id" and v2.notice_id = "notice_versions"."notice_id" order by v2.version desc limit 1)`,
-      currentVersion: sql<number>`(select max(v3.version) from notice_versions v3 where v3.account_id = "notice_versions"."account_id" and v3.notice_id = "notice_versions"."notice_id")`,
-    })
-    .from(noticeVersions)
-    .where(and(eq(noticeVersions.accountId, sql.placeholder('accountId')), eq(noticeVersions.id, sql.placeholder('versionId'))))
-    .prepare('notice_version_with_current')
-
   return {
-    /** The version and its notice's current version (id and number); undefined when unknown. */
-    async versionWithCurrent(accountId: string, versionId: string) {
-      const [row] = await versionWithCurrent.execute({ accountId, versionId })
-      return row ? { ...row, currentVersion: Number(row.currentVersion) } : undefined
-    },
-
     async insertNotice(tx: Executor, row: typeof notices.$inferInsert): Promise<NoticeRow> {
       const [inserted] = await tx.insert(notices).values(row).returning()
       return inserted!
