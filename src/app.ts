@@ -72,7 +72,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(problem)
   await app.register(securityHeaders)
   await app.register(openapi)
-  await app.register(database, { database: options.database, maxInFlight: config.database.kind === 'postgres' ? config.database.poolMax : undefined })
+  await app.register(database, { database: options.database })
   // Without an injected clock (tests move one by hand), instants come from the database's clock.
   const clock = options.clock ?? (await serverClock(app, options.database))
   const services = createServices(options.database, clock, config, (error) => app.log.error({ err: error }, 'audit chaining failed; the sweep retries'))

@@ -66,7 +66,6 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.put('/meetings/:meetingId/recordings/:recordingId/content', {
     // The upload limit is enforced while streaming; no other body may reach a parser unbounded.
     bodyLimit: Number.MAX_SAFE_INTEGER,
-    config: { streamsBody: true },
     onRequest: async (request) => {
       if (request.headers['content-type']?.split(';')[0]?.trim().toLowerCase() !== 'application/octet-stream') {
         throw new DomainError(415, 'unsupported_media_type', 'Recording content is application/octet-stream')
