@@ -3,9 +3,10 @@ import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import postgres from 'postgres'
+import { postgres } from '../../db/postgres.js'
 import { loadConfig } from '../../src/config.js'
 import { signToken } from '../../src/lib/jwt-keys.js'
+import { buildService } from './build.js'
 import type { LoadJob, LoadResult } from './load.js'
 import type { StormJob, StormResult } from './storm.js'
 
@@ -17,8 +18,9 @@ import type { StormJob, StormResult } from './storm.js'
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const quick = process.argv.includes('--quick')
-/** `--only TEXT`: only the scenarios whose name contains TEXT (and no sustained run or storm). */
+/** `--only TEXT`: the ceilings and only the scenarios whose name contains TEXT ('sustained', 'join storm' included). */
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined
+const wanted = (name: string) => !only || name.startsWith('ceiling') || name.includes(only)
 /** `--profile DIR`: the service writes a V8 CPU profile there when it stops (node --cpu-prof). */
 const profileDir = process.argv.includes('--profile') ? path.resolve(process.argv[process.argv.indexOf('--profile') + 1] ?? 'profiles') : undefined
 const RUN_SECONDS = quick ? 2 : 10
@@ -35,8 +37,10 @@ const token = (sub: string, acc: string, roles: string[]) => signToken(config, {
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 const log = (line: string) => process.stderr.write(`${line}\n`)
 
+/** A TypeScript file runs under the tsx loader; a built .mjs file runs as it is. */
 function spawnTs(file: string, env: Record<string, string>, args: string[] = [], nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const loader = file.endsWith('.ts') ? ['--import', 'tsx'] : []
+  const child = spawn(process.execPath, [...nodeArgs, ...loader, file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return child
 }
@@ -120,7 +124,7 @@ async function main() {
       DATA_DIR: dataDir,
       PORT: '0',
     }
-    const service = spawnTs('src/server.ts', env, [], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
+    const service = spawnTs(await buildService(ROOT), env, [], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
     const base = /listening on (http:\/\/[^\s]+)/.exec(await firstLine(service, /listening on/))![1]!
     const db = postgres(benchUrl.toString(), { max: 2, onnotice: () => {} })
     await db`create table bench_ceiling (id uuid primary key, participant_id uuid not null, at timestamptz not null)`
@@ -181,7 +185,7 @@ async function main() {
     const load = (job: Omit<LoadJob, 'connections' | 'seconds'> & { seconds?: number }) =>
       runJson<LoadResult>('test/bench/load.ts', { connections: CONNECTIONS, seconds: RUN_SECONDS, ...job })
     const measure = async (name: string, ceilingKind: 'select' | 'insert', job: Parameters<typeof load>[0], target?: number): Promise<Scenario> => {
-      if (only && !name.startsWith('ceiling') && !name.includes(only)) return { name, ceiling: ceilingKind, runs: [{ requestsPerSecond: 0, p50: 0, p99: 0, total: 0, non2xx: 0, errors: 0, perSecond: [] }] }
+      if (!wanted(name)) return { name, ceiling: ceilingKind, runs: [{ requestsPerSecond: 0, p50: 0, p99: 0, total: 0, non2xx: 0, errors: 0, perSecond: [] }] }
       await load({ ...job, seconds: 1 }) // warm-up: JIT, prepared statements, pool
       const runs: LoadResult[] = []
       for (let i = 0; i < RUNS; i++) runs.push(await load(job))
@@ -223,13 +227,13 @@ async function main() {
     ]
 
     log(`sustained: ${SUSTAINED_SECONDS} s of recording decisions`)
-    const sustained = only ? { perSecond: [] as number[] } : await load({ ...decisionBody(allowedMeeting), seconds: SUSTAINED_SECONDS })
+    const sustained = !wanted('sustained decisions') ? { perSecond: [] as number[] } : await load({ ...decisionBody(allowedMeeting), seconds: SUSTAINED_SECONDS })
     const slices: number[] = []
     for (let i = 0; i + 10 <= sustained.perSecond.length; i += 10) slices.push(sustained.perSecond.slice(i, i + 10).reduce((a, b) => a + b, 0) / 10)
 
     log(`join storm: ${STORM_PARTICIPANTS} participants at 500 connections`)
-    const storm: StormResult = only
-      ? { seconds: 1, participantsPerSecond: 0, acksPerSecond: 0, p50: 0, p99: 0, acked: 0, replayed: 0, failures: 0 }
+    const storm: StormResult = !wanted('join storm')
+      ? { seconds: 1, participantsPerSecond: 0, acksPerSecond: 0, p50: 0, p99: 0, acked: 0, replayed: 0, failures: 0, failureReasons: {} }
       : await runJson<StormResult>('test/bench/storm.ts', {
           base,
           meetingId: stormMeeting,
@@ -284,6 +288,7 @@ async function main() {
       duplicates: (counts!.records as number) - (counts!.participants as number),
       replayedRetries: storm.replayed,
       failures: storm.failures,
+      failureReasons: storm.failureReasons,
       target: { acksPerSecond: 3000, p99Ms: 300 },
       met: storm.acksPerSecond >= 3000 && storm.p99 <= 300 && counts!.records === STORM_PARTICIPANTS && counts!.participants === STORM_PARTICIPANTS,
     }
@@ -320,7 +325,8 @@ async function main() {
     console.log(`sustained decisions, req/s per 10 s: ${sustainedRow.slicesReqPerSecond.join(', ')} (lowest ${sustainedRow.lowestSliceOfFirst} of the first; target >= 0.8 ${sustainedRow.met ? 'met' : 'MISSED'})`)
     console.log(
       `join storm: ${stormRow.participants} participants in ${stormRow.seconds} s: ${stormRow.acksPerSecond} acks/s, p50 ${stormRow.p50Ms} ms, p99 ${stormRow.p99Ms} ms; ` +
-        `${stormRow.consentRecords} records, ${stormRow.lost} lost, ${stormRow.duplicates} duplicates, ${stormRow.replayedRetries} retries replayed (target >= 3000 acks/s, p99 <= 300 ms: ${stormRow.met ? 'met' : 'MISSED'})`,
+        `${stormRow.consentRecords} records, ${stormRow.lost} lost, ${stormRow.duplicates} duplicates, ${stormRow.replayedRetries} retries replayed` +
+        `${stormRow.failures ? `, ${stormRow.failures} failed (${Object.entries(stormRow.failureReasons).map(([reason, n]) => `${n} × ${reason}`).join('; ')})` : ''} (target >= 3000 acks/s, p99 <= 300 ms: ${stormRow.met ? 'met' : 'MISSED'})`,
     )
     console.log(`peak RSS of the service: ${results.peakRssMb} MB (target < 200 MB: ${results.peakRssMet ? 'met' : 'MISSED'})`)
     await db.end()

@@ -24,6 +24,8 @@ export interface StormResult {
   acked: number
   replayed: number
   failures: number
+  /** Each failed answer's status and problem code, counted: a failure is explained, never just counted. */
+  failureReasons: Record<string, number>
 }
 
 const job = JSON.parse(process.argv[2]!) as StormJob
@@ -32,6 +34,12 @@ const url = new URL(job.base)
 const latencies: number[] = []
 let replayed = 0
 let failures = 0
+const failureReasons: Record<string, number> = {}
+function fail(what: string, res: { status: number; body: any } | undefined) {
+  failures++
+  const reason = `${what}: ${res ? `${res.status} ${res.body?.code ?? ''}`.trim() : 'still in progress after 60 s'}`
+  failureReasons[reason] = (failureReasons[reason] ?? 0) + 1
+}
 let acked = 0
 
 function post(path: string, token: string, body: unknown, key?: string): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
@@ -67,29 +75,30 @@ function post(path: string, token: string, body: unknown, key?: string): Promise
   })
 }
 
+// A client whose retry finds the first request still running waits and asks again, with a growing
+// pause, for as long as a client would (the first may queue behind the storm for seconds).
+const IN_PROGRESS_PATIENCE_MS = 60_000
+
 async function consent(token: string, participantId: string, key: string): Promise<void> {
-  for (let attempt = 0; attempt < 50; attempt++) {
+  const giveUpAt = performance.now() + IN_PROGRESS_PATIENCE_MS
+  for (let pause = 20; ; pause = Math.min(pause * 2, 500)) {
     const res = await post(`/v1/meetings/${job.meetingId}/consents`, token, { participantId, scope: 'recording', decision: 'granted', noticeVersionId: job.noticeVersionId, method: 'click_continue' }, key)
     if (res.status === 201) {
       if (res.headers['idempotent-replayed'] === 'true') replayed++
       else acked++
       return
     }
-    if (res.status === 409 && res.body?.code === 'idempotency_in_progress') {
-      await new Promise((resolve) => setTimeout(resolve, 20))
-      continue
-    }
-    failures++
-    return
+    if (res.status !== 409 || res.body?.code !== 'idempotency_in_progress') return fail('consent', res)
+    if (performance.now() > giveUpAt) return fail('consent', undefined)
+    await new Promise((resolve) => setTimeout(resolve, pause))
   }
-  failures++
 }
 
 async function one(i: number) {
   const token = job.tokens[i % job.tokens.length]!
   const joined = await post(`/v1/meetings/${job.meetingId}/participants`, token, { guest: { displayName: `Guest ${i}` } }, `storm-join-${i}`)
   if (joined.status !== 201) {
-    failures++
+    fail('join', joined)
     return
   }
   const key = `storm-consent-${i}`
@@ -116,6 +125,7 @@ const result: StormResult = {
   acked,
   replayed,
   failures,
+  failureReasons,
 }
 console.log(JSON.stringify(result))
 agent.destroy()
