@@ -110,6 +110,8 @@ export const consentRecords = pgTable(
     foreignKey({ name: 'consent_records_notice_version_fk', columns: [t.accountId, t.noticeVersionId], foreignColumns: [noticeVersions.accountId, noticeVersions.id] }),
     check('consent_records_decision_check', sql`${t.decision} in ('granted','declined','withdrawn','notified')`),
     check('consent_records_participant_check', sql`${t.participantId} is null or ${t.meetingId} is not null`),
+    // Methods are catalogue words: the gate's facts statement writes them into JSON unescaped.
+    check('consent_records_method_check', sql`${t.method} ~ '^[a-z_]{1,40}$'`),
   ],
 )
 

@@ -3,6 +3,7 @@ import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { auditEntries, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
+import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 import { checkResponse } from '../helpers/openapi.js'
 
@@ -612,6 +613,29 @@ t.test('P-DSR-7: withdrawing is one POST like granting; a new row, the grant unc
   const removeAll = await failure(db.delete(consentRecords).where(eq(consentRecords.accountId, tenant.accountId)))
   t.equal(removeAll?.state, '42501', 'DELETE of the whole history is refused')
   t.same(await consentRows(tenant.accountId, meetingId), rows, 'the history is unchanged')
+})
+
+t.test('consent_records holds only method words: the gate writes them into its facts unescaped', async (t) => {
+  const { tenant, meetingId, rec, join } = await setup(t)
+  const ada = await tenant.user(['member'])
+  const adaP = (await join(ada.token)).participantId
+  const { db } = await testDatabase()
+  const row = (method: string) => ({
+    accountId: tenant.accountId,
+    id: newId(),
+    meetingId,
+    participantId: adaP,
+    scope: 'recording',
+    decision: 'granted' as const,
+    method,
+    noticeVersionId: rec.currentVersion.id,
+    at: new Date(),
+  })
+  for (const method of ['click_continue","x', 'a\\b', 'Click', '', 'x'.repeat(41)]) {
+    const refused = await failure(db.insert(consentRecords).values(row(method)))
+    t.equal(refused?.state, '23514', `${JSON.stringify(method)} is refused by consent_records_method_check`)
+  }
+  t.same(await consentRows(tenant.accountId, meetingId), [], 'nothing was written')
 })
 
 // ---------------------------------------------------------------------------------------------

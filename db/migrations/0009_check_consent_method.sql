@@ -1,0 +1,1 @@
+ALTER TABLE "consent_records" ADD CONSTRAINT "consent_records_method_check" CHECK ("consent_records"."method" ~ '^[a-z_]{1,40}$');
