@@ -97,12 +97,26 @@ t.test('a 500 says nothing about its cause', async (t) => {
   }
 })
 
-t.test('security headers are set on API answers', async (t) => {
+t.test('security headers are set on API answers, errors included; /docs sets its own policy', async (t) => {
   const api = await buildTestApp(t)
-  const res = await api.request({ method: 'GET', url: '/health' })
-  t.equal(res.headers['x-content-type-options'], 'nosniff')
-  t.match(res.headers['content-security-policy'], /frame-ancestors 'none'/)
-  t.match(res.headers['strict-transport-security'], /max-age=/)
+  const answers = {
+    ok: await api.request({ method: 'GET', url: '/health' }),
+    unauthenticated: await api.request({ method: 'GET', url: '/v1/me' }),
+    'no route': await api.request({ method: 'GET', url: '/v1/nowhere' }),
+    invalid: await api.request({ method: 'GET', url: '/v1/settings/catalog', token: 'not-a-jwt' }),
+  }
+  t.same(Object.values(answers).map((res) => res.status), [200, 401, 404, 401])
+  for (const [name, res] of Object.entries(answers)) {
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${name}: nosniff`)
+    t.equal(res.headers['content-security-policy'], "default-src 'self';script-src 'self';style-src 'self' 'unsafe-inline';img-src 'self' data:;frame-ancestors 'none';object-src 'none';base-uri 'self'", `${name}: the API's policy`)
+    t.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', `${name}: HSTS`)
+    t.equal(res.headers['x-frame-options'], 'SAMEORIGIN', `${name}: frame options`)
+    t.equal(res.headers['referrer-policy'], 'no-referrer', `${name}: referrer policy`)
+  }
+  const docs = await api.app.inject({ method: 'GET', url: '/docs' })
+  t.equal(docs.statusCode, 200)
+  t.match(docs.headers['content-security-policy'], /^default-src 'self'; base-uri 'self'; font-src .*script-src-attr 'none'/, "swagger-ui's static policy replaces the API's")
+  t.equal(docs.headers['x-content-type-options'], 'nosniff', 'the other headers stay')
 })
 
 t.test('a 500 is explained in the log, and the log holds no token or personal field', async (t) => {
