@@ -52,7 +52,7 @@ export function createServices(
   const groups = createGroupsRepository(database.db)
   const settings = createSettingsRepository(database.db)
   const settingsService = createSettingsService({ inTransaction, settings, users, groups, audit, clock })
-  const meetings = createMeetingsRepository(database.db)
+  const meetings = createMeetingsRepository(database.db, audit)
   const notices = createNoticesRepository(database.db)
   const noticesService = createNoticesService({ inTransaction, notices, audit, clock })
   const consentRecords = createConsentsRepository(database.db, audit)
@@ -86,6 +86,7 @@ export function createServices(
       audit,
       clock,
       joinUrlBase: config.joinUrlBase,
+      chainAudit: auditChainer.flush,
       privacy: consents,
       onEnd: createShareStopper(attention, settingsService),
     }),

@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { auditEntries, participants, presenceIntervals } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
-import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
+import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 
 // Participation (issue 4): joins, leaves and rejoins as presence intervals with server-clock
 // instants (P-REC-7), guests and minors (P-MIN-1), the passcode check, what the join answer tells
@@ -724,6 +724,52 @@ t.test('P-REC-7: a join that read the meeting as live cannot leave an open stay 
   const items = await list(meeting.id, host.token)
   t.ok(items.every((item) => item.present === false), 'nobody is present in an ended meeting')
   t.equal((await auditRows(tenant.accountId, 'participant.joined')).length, 0, 'no join audited after the end')
+})
+
+t.test('a guest join writes the participant, the stay and the audit event in one statement, and reads each thing once', async (t) => {
+  const { tenant, join, live } = await setup(t)
+  const host = await tenant.user(['member'])
+  const client = await tenant.user(['member'])
+  const meeting = await live(host.token)
+
+  const { result, queries } = await countQueries(() => join(meeting.id, client.token, { guest: { displayName: 'Counted guest' } }))
+  t.equal(result.status, 201)
+  const writes = queries.filter((q) => /insert into participants/i.test(q))
+  t.equal(writes.length, 1, 'one statement writes the join', { queries })
+  t.match(writes[0], /for share/i, 'it share-locks the live meeting')
+  t.match(writes[0], /insert into presence_intervals/i, 'opens the stay')
+  t.match(writes[0], /insert into audit_pending/i, 'and records the audit event')
+  t.notOk(queries.some((q) => /^begin/i.test(q.trim())), 'no transaction round trips around it')
+  t.equal(queries.filter((q) => /setting_values/.test(q)).length, 1, 'the meeting settings are resolved once')
+  t.notOk(queries.some((q) => /from "consent_records"/.test(q)), 'a new guest has no answers to read')
+  const [stay] = await stayRows(tenant.accountId, meeting.id)
+  t.equal(stay?.participantId, result.body.participantId)
+  t.equal(stay?.joinedAt.toISOString(), T0, 'on the server clock')
+  const [entry] = await auditRows(tenant.accountId, 'participant.joined')
+  t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: true }, 'the audit event is chained before the answer')
+})
+
+t.test('P-REC-7: a guest join that read the meeting as live writes nothing when the meeting ended meanwhile', async (t) => {
+  const { api, tenant, clock, post, live } = await setup(t)
+  const host = await tenant.user(['member'])
+  const client = await tenant.user(['member'])
+  const meeting = await live(host.token)
+
+  // The guest's one-statement write locks the meeting only while it is live: here it ended between.
+  const { atGate, release } = gate(t, api.app.services.settings, 'effectiveForMeeting', 'after')
+  clock.set('2026-12-01T09:20:00.000Z')
+  const joining = post(`/v1/meetings/${meeting.id}/participants`, client.token, { guest: { displayName: 'Late guest' } })
+  await atGate
+  t.equal((await post(`/v1/meetings/${meeting.id}/end`, host.token)).status, 200, 'the meeting ends')
+  release()
+  const joined = await joining
+
+  t.equal(joined.status, 409, 'the late join is refused', { body: joined.body })
+  t.equal(joined.body?.code, 'meeting_not_live')
+  t.match(joined.body?.detail, /ended/, 'the answer says what the meeting is now')
+  t.same(await stayRows(tenant.accountId, meeting.id), [], 'no stay was written')
+  t.same((await participantRows(tenant.accountId, meeting.id)).filter((row) => row.guestDisplayName === 'Late guest'), [], 'no participant was written')
+  t.equal((await auditRows(tenant.accountId, 'participant.joined')).length, 0, 'no join audited')
 })
 
 t.test('a meeting-settings change that raced the meeting\'s end is refused (meeting_closed)', async (t) => {

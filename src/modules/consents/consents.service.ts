@@ -46,6 +46,14 @@ const toRecord = (row: ConsentRow) => ({
   at: row.at.toISOString(),
 })
 
+/** What the join has already worked out when it asks for the consent state. */
+export interface JoinKnowledge {
+  /** The meeting's effective settings. */
+  settings: Record<string, { value: unknown }>
+  /** True when this join created the participant: there are no answers yet. */
+  newParticipant: boolean
+}
+
 interface Deps {
   inTransaction: InTransaction
   consents: ConsentsRepository
@@ -94,23 +102,22 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
     })
   }
 
-  /** The notices a meeting shows and how this participant last answered each scope. */
-  async function stateOf(meeting: MeetingRow, participantId: string, locale: string | undefined) {
-    const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting)).settings
-    const shown = await noticesService.currentFor(meeting.accountId, meetingNoticeKinds((key) => effective[key]?.value), locale)
-    const latest = await consents.latestOfParticipant(meeting.accountId, meeting.id, participantId)
-    const byScope = new Map(latest.map((row) => [row.scope, row]))
-    const decision = (scope: MeetingScope): ConsentRow['decision'] | 'none' => byScope.get(scope)?.decision ?? 'none'
-    const consent = { recording: decision('recording'), transcript: decision('transcript'), attentionTracking: decision('attention_tracking') }
-    return { shown, byScope, consent }
-  }
-
   return {
-    /** What a joining client shows and knows: notices not yet answered in their current version, and the consent state. */
-    async joinState(meeting: MeetingRow, participantId: string, locale: string | undefined) {
-      const { shown, byScope, consent } = await stateOf(meeting, participantId, locale)
+    /**
+     * What a joining client shows and knows: notices not yet answered in their current version, and
+     * the consent state. The join already resolved the meeting's settings, and knows when the
+     * participant is new (a guest always is), so has no answers to read.
+     */
+    async joinState(meeting: MeetingRow, participantId: string, locale: string | undefined, known: JoinKnowledge) {
+      const shown = await noticesService.currentFor(meeting.accountId, meetingNoticeKinds((key) => known.settings[key]?.value), locale)
+      const latest = known.newParticipant ? [] : await consents.latestOfParticipant(meeting.accountId, meeting.id, participantId)
+      const byScope = new Map(latest.map((row) => [row.scope, row]))
+      const decision = (scope: MeetingScope): ConsentRow['decision'] | 'none' => byScope.get(scope)?.decision ?? 'none'
       const answered = (notice: MeetingNotice) => byScope.get(notice.kind)?.noticeVersionId === notice.versionId
-      return { notices: shown.filter((notice) => !answered(notice)), consent }
+      return {
+        notices: shown.filter((notice) => !answered(notice)),
+        consent: { recording: decision('recording'), transcript: decision('transcript'), attentionTracking: decision('attention_tracking') },
+      }
     },
 
     async noticesForMeeting(principal: Principal, meetingId: string, locale: string | undefined) {

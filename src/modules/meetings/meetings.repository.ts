@@ -1,14 +1,61 @@
-import { and, asc, eq, exists, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, asc, eq, exists, getTableColumns, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { meetings, participants, presenceIntervals, users } from '../../../db/schema/index.js'
+import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
 export type MeetingRow = typeof meetings.$inferSelect
 export type ParticipantRow = typeof participants.$inferSelect
 export type PresenceRow = typeof presenceIntervals.$inferSelect
 export type MeetingStatus = MeetingRow['status']
 
+/** A guest's join as joinGuest writes it: the participant, their first stay and the audit event. */
+export interface GuestJoin {
+  accountId: string
+  meetingId: string
+  participantId: string
+  stayId: string
+  auditId: string
+  actor: AuditActor
+  displayName: string
+  role: ParticipantRow['role']
+  isMinor: boolean
+  joinedBy: string
+  at: Date
+}
+
+const ph = sql.placeholder
+
 // Meetings, their participants and presence intervals; every query names the account.
-export function createMeetingsRepository(db: Db) {
+export function createMeetingsRepository(db: Db, audit: AuditRepository) {
+  // A guest's join in one statement (the join storm's hot path): the meeting row is share-locked
+  // while live, so an end that races it waits and then closes this stay too; the participant,
+  // the stay and the audit event commit together. A guest is always a new participant, so no
+  // stay can be open already. No row back: the meeting is not live (any more).
+  const guestLocked = db.$with('locked', {}).as(
+    sql`select m.account_id, m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid and m.status = 'live' for share`,
+  )
+  const guestParticipant = db.$with('participant', getTableColumns(participants)).as(sql`insert into participants
+      (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, created_at)
+    select l.account_id, ${ph('participantId')}::uuid, l.id, null, ${ph('displayName')}::text, ${ph('role')}::text, ${ph('isMinor')}::boolean, ${ph('joinedBy')}::text, ${ph('at')}::timestamptz
+    from locked l
+    returning *`)
+  const guestStay = db.$with('stay', {}).as(sql`insert into presence_intervals (account_id, id, meeting_id, participant_id, joined_at)
+    select p.account_id, ${ph('stayId')}::uuid, p.meeting_id, p.id, ${ph('at')}::timestamptz from participant p`)
+  const guestAudited = db.$with('audited', {}).as(
+    audit.pendingFrom(sql`participant p`, {
+      accountId: sql`p.account_id`,
+      id: sql`${ph('auditId')}::uuid`,
+      at: sql`${ph('at')}::timestamptz`,
+      actorType: sql`${ph('actorType')}::text`,
+      actorId: sql`${ph('actorId')}::text`,
+      action: 'participant.joined',
+      targetType: 'meeting',
+      targetId: sql`p.meeting_id::text`,
+      details: sql`jsonb_build_object('participantId', p.id, 'role', p.role, 'guest', true)`,
+    }),
+  )
+  const joinGuest = db.with(guestLocked, guestParticipant, guestStay, guestAudited).select().from(guestParticipant).prepare('meeting_join_guest')
+
   const byId = db
     .select()
     .from(meetings)
@@ -160,9 +207,12 @@ export function createMeetingsRepository(db: Db) {
       return upserted!
     },
 
-    async insertParticipant(tx: Executor, row: typeof participants.$inferInsert): Promise<ParticipantRow> {
-      const [inserted] = await tx.insert(participants).values(row).returning()
-      return inserted!
+    /** The guest's participant row; undefined when the meeting is not live. The caller chains the audit event. */
+    async joinGuest(input: GuestJoin): Promise<ParticipantRow | undefined> {
+      const { actor, at, ...values } = input
+      // A raw placeholder gets no column mapping: the instant goes as ISO text.
+      const [row] = await joinGuest.execute({ ...values, at: at.toISOString(), actorType: actor.type, actorId: actor.id })
+      return row
     },
 
     /** False when the participant already has an open stay (the partial unique index decides). */

@@ -10,7 +10,7 @@ import type { MeetingNotice } from '../notices/notices.schemas.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import { isMinor } from '../users/users.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
-import type { MeetingRow, MeetingStatus, MeetingsRepository, PresenceRow } from './meetings.repository.js'
+import type { MeetingRow, MeetingStatus, MeetingsRepository, ParticipantRow, PresenceRow } from './meetings.repository.js'
 import type { CreateMeeting, Join, ListMeetingsQuery, UpdateMeeting } from './meetings.schemas.js'
 
 const iso = (date: Date | null) => (date ? date.toISOString() : null)
@@ -75,14 +75,88 @@ interface Deps {
   joinUrlBase: string
   /** Work of other modules that ends with the meeting, in the same transaction (its screen share). */
   onEnd: (tx: Tx, meeting: MeetingRow, at: Date) => Promise<void>
+  /** Chains the account's pending audit events (for changes written outside inTransaction). */
+  chainAudit: (accountId: string) => Promise<void>
   /** What a joining client must show and already knows about consent (the consents module). */
   privacy: {
-    joinState(meeting: MeetingRow, participantId: string, locale: string | undefined): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
+    joinState(
+      meeting: MeetingRow,
+      participantId: string,
+      locale: string | undefined,
+      known: { settings: Record<string, { value: unknown }>; newParticipant: boolean },
+    ): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
   }
 }
 
-export function createMeetingsService({ inTransaction, meetings, users, settings, audit, clock, joinUrlBase, privacy, onEnd }: Deps) {
+export function createMeetingsService({ inTransaction, meetings, users, settings, audit, clock, joinUrlBase, chainAudit, privacy, onEnd }: Deps) {
   const isAdmin = (principal: Principal) => principal.roles.includes('admin')
+
+  /** A guest is a new participant each time: one statement writes them, their stay and the audit event. */
+  async function joinGuest(principal: Principal, meeting: MeetingRow, guest: NonNullable<Join['guest']>, role: ParticipantRow['role'], now: Date) {
+    const participant = await meetings.joinGuest({
+      accountId: meeting.accountId,
+      meetingId: meeting.id,
+      participantId: newId(now.getTime()),
+      stayId: newId(now.getTime()),
+      auditId: newId(now.getTime()),
+      actor: auditActor(principal),
+      displayName: guest.displayName,
+      role,
+      isMinor: guest.isMinor ?? false,
+      joinedBy: principal.subject,
+      at: now,
+    })
+    if (!participant) {
+      // The meeting stopped being live since it was read: say what it is now.
+      const current = await meetings.findById(meeting.accountId, meeting.id)
+      if (!current) throw new NotFoundError('Meeting')
+      assertLive(current)
+      throw new ConflictError('meeting_not_live', 'The meeting is not live')
+    }
+    await chainAudit(meeting.accountId)
+    return participant
+  }
+
+  /** A user's participant row is reused on a rejoin; they may not hold two open stays. */
+  async function joinUser(principal: Principal, meeting: MeetingRow, now: Date, requestedRole: Join['role']) {
+    const user = await users.findById(principal.accountId, principal.subject)
+    if (!user) throw new NotFoundError('User')
+    const role = meeting.hostUserId === principal.subject ? 'host' : (requestedRole ?? 'attendee')
+    let created = false
+    const participant = await inTransaction(async (tx) => {
+      // Held to commit: an end that races this join waits, then closes the new stay too.
+      assertLive((await meetings.lock(tx, meeting.accountId, meeting.id, 'share'))!)
+      const id = newId(now.getTime())
+      const row = await meetings.ensureUserParticipant(tx, {
+        accountId: meeting.accountId,
+        id,
+        meetingId: meeting.id,
+        userId: principal.subject,
+        role,
+        isMinor: isMinor(user, now),
+        joinedBy: principal.subject,
+        createdAt: now,
+      })
+      created = row.id === id
+      const opened = await meetings.openStay(tx, {
+        accountId: meeting.accountId,
+        id: newId(now.getTime()),
+        meetingId: meeting.id,
+        participantId: row.id,
+        joinedAt: now,
+      })
+      if (!opened) throw new ConflictError('already_present', 'This participant is already in the meeting; leave first')
+      await audit.append(tx, meeting.accountId, {
+        actor: auditActor(principal),
+        action: 'participant.joined',
+        targetType: 'meeting',
+        targetId: meeting.id,
+        details: { participantId: row.id, role: row.role, guest: false },
+      }, now)
+      return row
+    })
+    return { participant, newParticipant: created }
+  }
 
   /** The meeting of the caller's account, or 404: a meeting id alone never finds another account's. */
   async function load(principal: Principal, meetingId: string): Promise<MeetingRow> {
@@ -245,51 +319,9 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
       }
 
       const now = clock.now()
-      const user = input.guest ? undefined : await users.findById(principal.accountId, principal.subject)
-      if (!input.guest && !user) throw new NotFoundError('User')
-      const role = !input.guest && meeting.hostUserId === principal.subject ? 'host' : (input.role ?? 'attendee')
-      const participant = await inTransaction(async (tx) => {
-        // Held to commit: an end that races this join waits, then closes the new stay too.
-        assertLive((await meetings.lock(tx, meeting.accountId, meeting.id, 'share'))!)
-        const row = input.guest
-          ? await meetings.insertParticipant(tx, {
-              accountId: meeting.accountId,
-              id: newId(now.getTime()),
-              meetingId: meeting.id,
-              guestDisplayName: input.guest.displayName,
-              role,
-              isMinor: input.guest.isMinor ?? false,
-              joinedBy: principal.subject,
-              createdAt: now,
-            })
-          : await meetings.ensureUserParticipant(tx, {
-              accountId: meeting.accountId,
-              id: newId(now.getTime()),
-              meetingId: meeting.id,
-              userId: principal.subject,
-              role,
-              isMinor: isMinor(user!, now),
-              joinedBy: principal.subject,
-              createdAt: now,
-            })
-        const opened = await meetings.openStay(tx, {
-          accountId: meeting.accountId,
-          id: newId(now.getTime()),
-          meetingId: meeting.id,
-          participantId: row.id,
-          joinedAt: now,
-        })
-        if (!opened) throw new ConflictError('already_present', 'This participant is already in the meeting; leave first')
-        await audit.append(tx, meeting.accountId, {
-          actor: auditActor(principal),
-          action: 'participant.joined',
-          targetType: 'meeting',
-          targetId: meeting.id,
-          details: { participantId: row.id, role: row.role, guest: row.userId === null },
-        }, now)
-        return row
-      })
-
+      const { participant, newParticipant } = input.guest
+        ? { participant: await joinGuest(principal, meeting, input.guest, input.role ?? 'attendee', now), newParticipant: true }
+        : await joinUser(principal, meeting, now, input.role)
       return {
         participantId: participant.id,
         role: participant.role,
@@ -305,7 +337,7 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
           attentionTracking: value('attention_tracking.allowed') === true && value('attention_tracking.enabled') === true,
           recordingDenialAction: value('recording.denial_action') as 'remove' | 'read_only' | 'stop_capture',
         },
-        ...(await privacy.joinState(meeting, participant.id, input.locale)),
+        ...(await privacy.joinState(meeting, participant.id, input.locale, { settings: effective, newParticipant })),
       }
     },
 
