@@ -6373,7 +6373,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description notice_outdated: a newer version of the notice is published; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description notice_outdated: a newer version of the notice is published */
             409: {
                 headers: {
                     [name: string]: unknown;

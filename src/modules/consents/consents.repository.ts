@@ -10,7 +10,15 @@ export interface ConsentContext {
   meeting: { id: string; hostUserId: string } | null
   participant: { id: string; userId: string | null; joinedBy: string | null } | null
   version: { id: string; kind: string; version: number; sha256: string; currentId: string; currentVersion: number } | null
+  /** The record an earlier request with the same Idempotency-Key wrote. */
+  existing: ConsentRow | null
 }
+
+const RECORD_JSON = `json_build_object('accountId', r.account_id, 'id', r.id, 'seq', r.seq, 'userId', r.user_id, 'meetingId', r.meeting_id,
+  'participantId', r.participant_id, 'scope', r.scope, 'decision', r.decision, 'method', r.method, 'noticeVersionId', r.notice_version_id,
+  'guardianName', r.guardian_name, 'recordedBy', r.recorded_by, 'at', (extract(epoch from r.at) * 1000)::bigint, 'userAgent', r.user_agent,
+  'clientNetwork', r.client_network, 'requestKey', r.request_key)`
+type RecordJson = Omit<ConsentRow, 'at'> & { at: number }
 
 /** A meeting consent as recordMeetingConsent writes it; `at` null: the database's clock stamps it. */
 export interface MeetingConsentInput {
@@ -47,6 +55,8 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
       version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
         from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
         where v.account_id = ${ph('accountId')} and v.id = ${ph('noticeVersionId')})`,
+      existing: sql<RecordJson | null>`(select ${sql.raw(RECORD_JSON)} from consent_records r
+        where r.account_id = ${ph('accountId')} and r.request_key = ${ph('requestKey')})`,
     })
     .from(accounts)
     .where(eq(accounts.id, ph('accountId')))
@@ -95,14 +105,16 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     .prepare('consent_latest_of_participant')
 
   return {
-    async context(accountId: string, meetingId: string, participantId: string, noticeVersionId: string | null): Promise<ConsentContext> {
-      const [row] = await context.execute({ accountId, meetingId, participantId, noticeVersionId })
-      if (!row) return { meeting: null, participant: null, version: null }
-      const { meeting, participant, version } = row
+    /** `requestKey`: the request's `<subject>:<Idempotency-Key>`, to find what an earlier run of it wrote. */
+    async context(accountId: string, meetingId: string, participantId: string, noticeVersionId: string | null, requestKey: string | null): Promise<ConsentContext> {
+      const [row] = await context.execute({ accountId, meetingId, participantId, noticeVersionId, requestKey })
+      if (!row) return { meeting: null, participant: null, version: null, existing: null }
+      const { meeting, participant, version, existing } = row
       return {
         meeting: meeting && { id: meeting[0], hostUserId: meeting[1] },
         participant: participant && { id: participant[0], userId: participant[1], joinedBy: participant[2] },
         version: version && { id: version[0], kind: version[1], version: version[2], sha256: version[3], currentId: version[4], currentVersion: version[5] },
+        existing: existing && { ...existing, at: new Date(existing.at) },
       }
     },
 

@@ -31,6 +31,8 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   })
 
   app.post('/v1/meetings/:meetingId/consents', {
+    // The record carries the request's key: retries are answered from it (see the service).
+    config: { idempotency: 'in-record' },
     schema: {
       operationId: 'recordConsent',
       tags: ['consents'],
@@ -41,11 +43,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     },
     handler: async (request, reply) => {
       const key = request.headers['idempotency-key']
-      const answer = await service.record(request.principal, request.params.meetingId, request.body, {
+      const { answer, replayed } = await service.record(request.principal, request.params.meetingId, request.body, {
         userAgent: request.headers['user-agent'],
         ip: request.ip,
         idempotencyKey: typeof key === 'string' ? key : undefined,
       })
+      if (replayed) reply.header('idempotent-replayed', 'true')
       return reply.code(201).send(answer)
     },
   })

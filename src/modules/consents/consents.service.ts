@@ -1,7 +1,7 @@
 import type { InTransaction } from '../../../db/client.js'
 import { type Principal, requireAccountRole } from '../../lib/access.js'
 import type { Clock } from '../../lib/clock.js'
-import { ConflictError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors.js'
+import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors.js'
 import { isUuid, newId } from '../../lib/ids.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
 import type { ReceiptKey } from '../../lib/receipt-key.js'
@@ -12,7 +12,7 @@ import { meetingNoticeKinds, type NoticesService } from '../notices/notices.serv
 import type { MeetingNotice } from '../notices/notices.schemas.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import { signReceipt } from './consents.receipts.js'
-import type { ConsentRow, ConsentsRepository } from './consents.repository.js'
+import type { ConsentContext, ConsentRow, ConsentsRepository } from './consents.repository.js'
 import { ATTESTED_METHODS, type CreateConsent, type MeetingScope } from './consents.schemas.js'
 
 export interface ClientContext {
@@ -102,6 +102,25 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
     })
   }
 
+  function answerOf(row: ConsentRow, version: ConsentContext['version']) {
+    const sha256 = row.noticeVersionId && version?.id === row.noticeVersionId ? version.sha256 : null
+    return { ...toRecord(row), noticeSha256: sha256, receipt: receiptOf(row, sha256) }
+  }
+
+  /** The first answer again (the receipt is deterministic), if the retry asks exactly what the first request asked. */
+  function replay(row: ConsentRow, meetingId: string, input: CreateConsent, version: ConsentContext['version']) {
+    const same =
+      row.meetingId === meetingId &&
+      row.participantId === input.participantId &&
+      row.scope === input.scope &&
+      row.decision === input.decision &&
+      row.method === input.method &&
+      row.noticeVersionId === (input.noticeVersionId ?? null) &&
+      row.guardianName === (input.guardianName ?? null)
+    if (!same) throw new DomainError(422, 'idempotency_key_reused', 'This Idempotency-Key was used for a different request')
+    return { answer: answerOf(row, version), replayed: true }
+  }
+
   return {
     /**
      * What a joining client shows and knows: notices not yet answered in their current version, and
@@ -134,8 +153,13 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
     async record(principal: Principal, meetingId: string, input: CreateConsent, client: ClientContext) {
       requireAccountRole(principal, principal.accountId, ['admin', 'member'])
       const accountId = principal.accountId
-      // One read for every check below, one statement for the write: this is the join path's hot POST.
-      const { meeting, participant, version } = await consents.context(accountId, meetingId, input.participantId, input.noticeVersionId ?? null)
+      // The record is its own idempotency store: it carries the request's key, so a retry finds
+      // what the first run wrote, even after a crash between the commit and the answer.
+      const requestKey = client.idempotencyKey ? `${principal.subject}:${client.idempotencyKey}` : null
+      // One read for every check below (and for a retry's first record), one statement for the write: this is the join path's hot POST.
+      const { meeting, participant, version, existing } = await consents.context(accountId, meetingId, input.participantId, input.noticeVersionId ?? null, requestKey)
+      // A retry answers the first record before any check: what was true then need not be now.
+      if (existing) return replay(existing, meetingId, input, version)
       if (!meeting) throw new NotFoundError('Meeting')
       const manager = principal.roles.includes('admin') || meeting.hostUserId === principal.subject
       if (!participant) {
@@ -172,7 +196,6 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         }
       }
 
-      const requestKey = client.idempotencyKey ? `${principal.subject}:${client.idempotencyKey}` : null
       const idTime = clock.now().getTime()
       const inserted = await consents.recordMeetingConsent({
         accountId,
@@ -195,13 +218,14 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         clientNetwork: coarseNetwork(client.ip),
         requestKey,
       })
-      let row = inserted
-      if (inserted) await chainAudit(accountId)
-      // A retry that runs again after a crash finds the record the first run wrote.
-      else if (requestKey) row = await consents.byRequestKey(accountId, requestKey)
-      if (!row) throw new NotFoundError('Meeting')
-      const sha256 = input.noticeVersionId ? version!.sha256 : null
-      return { ...toRecord(row), noticeSha256: sha256, receipt: receiptOf(row, sha256) }
+      if (inserted) {
+        await chainAudit(accountId)
+        return { answer: answerOf(inserted, version), replayed: false }
+      }
+      // A request with the same key committed first (a concurrent retry): answer its record.
+      const first = requestKey ? await consents.byRequestKey(accountId, requestKey) : undefined
+      if (!first) throw new NotFoundError('Meeting')
+      return replay(first, meetingId, input, version)
     },
 
     async list(principal: Principal, meetingId: string, query: { limit: number; cursor?: string | undefined; asOf?: string | undefined; participantId?: string | undefined; scope?: string | undefined }) {

@@ -14,13 +14,22 @@ import type { IdempotencyKey, IdempotencyRepository } from './idempotency.reposi
 //
 // The answer is stored after the change has committed. A process that dies between the two
 // leaves a claim without an answer; after STALE_AFTER_MS a retry takes it over and runs again.
-// Routes on the hot path (consents) can store the answer inside their own transaction instead.
+//
+// A route whose record carries the key itself declares `idempotency: 'in-record'` (the consent
+// POST, the join storm's hot path): the record is written with the key in one statement, so it
+// needs neither the claim nor the stored answer, and a retry that overlaps the first waits on the
+// record's unique key instead of getting 409. Such a route answers retries itself, and 422 for a
+// key reused with another request.
 
 const STALE_AFTER_MS = 5 * 60_000
 
 declare module 'fastify' {
   interface FastifyRequest {
     idempotency?: IdempotencyKey
+  }
+  interface FastifyContextConfig {
+    /** 'in-record': the route's own record carries the Idempotency-Key; this plugin only documents it. */
+    idempotency?: 'in-record'
   }
 }
 
@@ -47,14 +56,16 @@ export default fp<{ repository: IdempotencyRepository; clock: Clock }>(
       const schema = (route.schema ??= {}) as Record<string, unknown>
       schema.headers ??= IdempotencyHeaders
       const response = (schema.response ??= {}) as Record<string, { description: string }>
+      response[422] ??= problemResponse('idempotency_key_reused: this Idempotency-Key was used for another request')
+      if (route.config?.idempotency === 'in-record') return
       const inProgress = 'idempotency_in_progress: a request with this Idempotency-Key is still running'
       response[409] = response[409] ? { ...response[409], description: `${response[409].description}; ${inProgress}` } : problemResponse(inProgress)
-      response[422] ??= problemResponse('idempotency_key_reused: this Idempotency-Key was used for another request')
     })
 
     app.addHook('preHandler', async (request, reply) => {
       const key = request.headers['idempotency-key']
       if (request.method !== 'POST' || typeof key !== 'string' || !request.principal) return
+      if (request.routeOptions.config.idempotency === 'in-record') return
       const k: IdempotencyKey = { accountId: request.principal.accountId, subject: request.principal.subject, key }
       const hash = requestHash(request.url, request.body)
       const now = clock.now()
