@@ -53,6 +53,8 @@ function firstLine(child: ChildProcess, match: RegExp): Promise<string> {
       const found = buffer.split('\n').find((line) => match.test(line))
       if (found) {
         child.stdout!.off('data', onData)
+        // The rest goes on to the terminal: an unread pipe would fill and stall the child's writes.
+        child.stdout!.pipe(process.stderr)
         resolve(found)
       }
     }
