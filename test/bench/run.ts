@@ -10,7 +10,8 @@ import { buildService } from './build.js'
 import type { LoadJob, LoadResult } from './load.js'
 import type { StormJob, StormResult } from './storm.js'
 
-// `npm run bench [-- --quick]`: measures the hot paths against a ceiling taken in the same run.
+// `npm run bench [-- --quick]`: measures the hot paths against a ceiling taken in the same run:
+// each run of a scenario follows a run of its ceiling, and its ratio is the median of those pairs.
 // It makes a fresh PostgreSQL database (on DATABASE_URL's server, or the local one), starts the
 // service and the ceiling server as separate processes, seeds through the API, drives load
 // with autocannon (and the storm driver) from other processes, prints a table, writes
@@ -104,6 +105,8 @@ interface Scenario {
   name: string
   ceiling: 'select' | 'insert'
   runs: LoadResult[]
+  /** The ceiling's run just before each of `runs`: the machine's speed drifts within a bench. */
+  ceilingRuns: LoadResult[]
   target?: number
 }
 
@@ -186,26 +189,29 @@ async function main() {
 
     const load = (job: Omit<LoadJob, 'connections' | 'seconds'> & { seconds?: number }) =>
       runJson<LoadResult>('test/bench/load.ts', { connections: CONNECTIONS, seconds: RUN_SECONDS, ...job })
+    const ceilingToken = token(host.id, acc, ['member'])
+    const ceilingJobs = {
+      select: { url: `${ceilingBase}/select/${acc}/${allowedMeeting}`, method: 'GET' as const, token: ceilingToken },
+      insert: { url: `${ceilingBase}/insert`, method: 'POST' as const, token: ceilingToken, bodies: consentPeople.map((p) => ({ participantId: p.id })) },
+    }
+    for (const job of Object.values(ceilingJobs)) await load({ ...job, seconds: 1 }) // warm-up
+    const NOT_RUN: LoadResult = { requestsPerSecond: 0, p50: 0, p99: 0, total: 0, non2xx: 0, errors: 0, perSecond: [] }
+    /** Each run of a scenario follows a run of its ceiling, so each ratio compares neighbours. */
     const measure = async (name: string, ceilingKind: 'select' | 'insert', job: Parameters<typeof load>[0], target?: number): Promise<Scenario> => {
-      if (!wanted(name)) return { name, ceiling: ceilingKind, runs: [{ requestsPerSecond: 0, p50: 0, p99: 0, total: 0, non2xx: 0, errors: 0, perSecond: [] }] }
+      const base = { name, ceiling: ceilingKind, ...(target !== undefined ? { target } : {}) }
+      if (!wanted(name)) return { ...base, runs: [NOT_RUN], ceilingRuns: [NOT_RUN] }
       await load({ ...job, seconds: 1 }) // warm-up: JIT, prepared statements, pool
       const runs: LoadResult[] = []
-      for (let i = 0; i < RUNS; i++) runs.push(await load(job))
+      const ceilingRuns: LoadResult[] = []
+      for (let i = 0; i < RUNS; i++) {
+        ceilingRuns.push(await load(ceilingJobs[ceilingKind]))
+        runs.push(await load(job))
+      }
       const bad = runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0)
-      log(`${name}: ${runs.map((r) => Math.round(r.requestsPerSecond)).join(', ')} req/s${bad ? ` (${bad} failed)` : ''}`)
-      return { name, ceiling: ceilingKind, runs, ...(target !== undefined ? { target } : {}) }
+      log(`${name}: ${runs.map((r, i) => `${Math.round(r.requestsPerSecond)} (ceiling ${Math.round(ceilingRuns[i]!.requestsPerSecond)})`).join(', ')} req/s${bad ? ` (${bad} failed)` : ''}`)
+      return { ...base, runs, ceilingRuns }
     }
 
-    const ceilingToken = token(host.id, acc, ['member'])
-    const ceilings = {
-      select: await measure('ceiling: JWT + one prepared SELECT by key (raw postgres.js)', 'select', { url: `${ceilingBase}/select/${acc}/${allowedMeeting}`, method: 'GET', token: ceilingToken }),
-      insert: await measure('ceiling: JWT + one INSERT (raw postgres.js)', 'insert', {
-        url: `${ceilingBase}/insert`,
-        method: 'POST',
-        token: ceilingToken,
-        bodies: consentPeople.map((p) => ({ participantId: p.id })),
-      }),
-    }
     const decisionBody = (meetingId: string) => ({ url: `${base}/v1/meetings/${meetingId}/recording-decisions`, method: 'POST' as const, token: recorder.token, bodies: [window] })
     const scenarios = [
       await measure('effective settings of a user in two groups', 'select', { url: `${base}/v1/me/settings/effective`, method: 'GET', token: host.token }, 0.5),
@@ -258,10 +264,26 @@ async function main() {
         return 'unknown'
       }
     })()
-    const ceilingRps = { select: median(ceilings.select.runs.map((r) => r.requestsPerSecond)), insert: median(ceilings.insert.runs.map((r) => r.requestsPerSecond)) }
+    const rpsOf = (runs: LoadResult[]) => runs.map((r) => r.requestsPerSecond)
+    const ceilingRow = (kind: 'select' | 'insert', name: string) => {
+      const runs = scenarios.filter((s) => s.ceiling === kind && s.runs[0] !== NOT_RUN).flatMap((s) => s.ceilingRuns)
+      return {
+        scenario: name,
+        reqPerSecond: runs.length ? Math.round(median(rpsOf(runs))) : 0,
+        p50Ms: runs.length ? median(runs.map((r) => r.p50)) : 0,
+        p99Ms: runs.length ? median(runs.map((r) => r.p99)) : 0,
+        ratio: 1,
+        of: kind,
+        target: null,
+        met: null,
+        runs: rpsOf(runs).map(Math.round),
+        failed: runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
+      }
+    }
     const row = (s: Scenario) => {
-      const rps = median(s.runs.map((r) => r.requestsPerSecond))
-      const ratio = rps / ceilingRps[s.ceiling]
+      const rps = median(rpsOf(s.runs))
+      // The median of the paired ratios, not a ratio of medians taken minutes apart.
+      const ratio = s.runs[0] === NOT_RUN ? 0 : median(s.runs.map((r, i) => r.requestsPerSecond / s.ceilingRuns[i]!.requestsPerSecond))
       return {
         scenario: s.name,
         reqPerSecond: Math.round(rps),
@@ -269,13 +291,18 @@ async function main() {
         p99Ms: median(s.runs.map((r) => r.p99)),
         ratio: Math.round(ratio * 100) / 100,
         of: s.ceiling,
+        ceilingReqPerSecond: Math.round(median(rpsOf(s.ceilingRuns))),
         target: s.target ?? null,
         met: s.target === undefined ? null : ratio >= s.target,
-        runs: s.runs.map((r) => Math.round(r.requestsPerSecond)),
+        runs: rpsOf(s.runs).map(Math.round),
         failed: s.runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
       }
     }
-    const table = [row(ceilings.select), row(ceilings.insert), ...scenarios.map(row)]
+    const table = [
+      ceilingRow('select', 'ceiling: JWT + one prepared SELECT by key (raw postgres.js)'),
+      ceilingRow('insert', 'ceiling: JWT + one INSERT (raw postgres.js)'),
+      ...scenarios.map(row),
+    ]
     const stormRow = {
       participants: STORM_PARTICIPANTS,
       seconds: Math.round(storm.seconds * 10) / 10,
@@ -320,9 +347,10 @@ async function main() {
 
     const pad = (value: unknown, width: number) => String(value).padEnd(width)
     console.log(`\nConsentry bench, ${results.takenAt} (${results.mode}), commit ${commit}, node ${process.version}, PostgreSQL ${pgVersion}, ${results.machine.cpus} cores`)
-    console.log(`${pad('scenario', 62)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ratio', 14)}target`)
+    console.log(`${pad('scenario', 62)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceiling', 9)}${pad('ratio', 15)}target`)
     for (const r of table) {
-      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(`${r.ratio} of ${r.of}`, 14)}${r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`}`)
+      const ceiling = 'ceilingReqPerSecond' in r ? r.ceilingReqPerSecond : ''
+      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(ceiling, 9)}${pad(`${r.ratio} of ${r.of}`, 15)}${r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`}`)
     }
     console.log(`sustained decisions, req/s per 10 s: ${sustainedRow.slicesReqPerSecond.join(', ')} (lowest ${sustainedRow.lowestSliceOfFirst} of the first; target >= 0.8 ${sustainedRow.met ? 'met' : 'MISSED'})`)
     console.log(
