@@ -10,15 +10,16 @@ export interface ConsentContext {
   meeting: { id: string; hostUserId: string } | null
   participant: { id: string; userId: string | null; joinedBy: string | null } | null
   version: { id: string; kind: string; version: number; sha256: string; currentId: string; currentVersion: number } | null
-  /** The record an earlier request with the same Idempotency-Key wrote. */
-  existing: ConsentRow | null
+  /** The record an earlier request with the same Idempotency-Key wrote: what its answer and a retry's comparison need. */
+  existing: AnsweredRecord | null
 }
 
-const RECORD_JSON = `json_build_object('accountId', r.account_id, 'id', r.id, 'seq', r.seq, 'userId', r.user_id, 'meetingId', r.meeting_id,
-  'participantId', r.participant_id, 'scope', r.scope, 'decision', r.decision, 'method', r.method, 'noticeVersionId', r.notice_version_id,
-  'guardianName', r.guardian_name, 'recordedBy', r.recorded_by, 'at', (extract(epoch from r.at) * 1000)::bigint, 'userAgent', r.user_agent,
-  'clientNetwork', r.client_network, 'requestKey', r.request_key)`
-type RecordJson = Omit<ConsentRow, 'at'> & { at: number }
+/** The fields of a record that its answer (and receipt) carries, and a retry is compared on. */
+export type AnsweredRecord = Pick<ConsentRow, 'accountId' | 'id' | 'meetingId' | 'participantId' | 'scope' | 'decision' | 'method' | 'noticeVersionId' | 'guardianName' | 'at'>
+
+const ANSWERED_JSON = `json_build_object('accountId', r.account_id, 'id', r.id, 'meetingId', r.meeting_id, 'participantId', r.participant_id,
+  'scope', r.scope, 'decision', r.decision, 'method', r.method, 'noticeVersionId', r.notice_version_id, 'guardianName', r.guardian_name,
+  'at', (extract(epoch from r.at) * 1000)::bigint)`
 
 /** A meeting consent as recordMeetingConsent writes it; `at` null: the database's clock stamps it. */
 export interface MeetingConsentInput {
@@ -55,7 +56,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
       version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
         from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
         where v.account_id = ${ph('accountId')} and v.id = ${ph('noticeVersionId')})`,
-      existing: sql<RecordJson | null>`(select ${sql.raw(RECORD_JSON)} from consent_records r
+      existing: sql<(Omit<AnsweredRecord, 'at'> & { at: number }) | null>`(select ${sql.raw(ANSWERED_JSON)} from consent_records r
         where r.account_id = ${ph('accountId')} and r.request_key = ${ph('requestKey')})`,
     })
     .from(accounts)

@@ -12,7 +12,7 @@ import { meetingNoticeKinds, type NoticesService } from '../notices/notices.serv
 import type { MeetingNotice } from '../notices/notices.schemas.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import { signReceipt } from './consents.receipts.js'
-import type { ConsentContext, ConsentRow, ConsentsRepository } from './consents.repository.js'
+import type { AnsweredRecord, ConsentContext, ConsentRow, ConsentsRepository } from './consents.repository.js'
 import { ATTESTED_METHODS, type CreateConsent, type MeetingScope } from './consents.schemas.js'
 
 export interface ClientContext {
@@ -35,7 +35,7 @@ export function coarseNetwork(ip: string | undefined): string | null {
   return null
 }
 
-const toRecord = (row: ConsentRow) => ({
+const toRecord = (row: AnsweredRecord) => ({
   id: row.id,
   meetingId: row.meetingId!,
   participantId: row.participantId!,
@@ -86,7 +86,7 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
     return own.role === 'cohost' ? { all: true } : { all: false, participantId: own.id }
   }
 
-  function receiptOf(row: ConsentRow, sha256: string | null): string {
+  function receiptOf(row: AnsweredRecord, sha256: string | null): string {
     return signReceipt(receiptKey, {
       jti: row.id,
       sub: row.participantId!,
@@ -102,13 +102,13 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
     })
   }
 
-  function answerOf(row: ConsentRow, version: ConsentContext['version']) {
+  function answerOf(row: AnsweredRecord, version: ConsentContext['version']) {
     const sha256 = row.noticeVersionId && version?.id === row.noticeVersionId ? version.sha256 : null
     return { ...toRecord(row), noticeSha256: sha256, receipt: receiptOf(row, sha256) }
   }
 
   /** The first answer again (the receipt is deterministic), if the retry asks exactly what the first request asked. */
-  function replay(row: ConsentRow, meetingId: string, input: CreateConsent, version: ConsentContext['version']) {
+  function replay(row: AnsweredRecord, meetingId: string, input: CreateConsent, version: ConsentContext['version']) {
     const same =
       row.meetingId === meetingId &&
       row.participantId === input.participantId &&

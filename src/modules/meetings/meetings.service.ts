@@ -6,6 +6,7 @@ import { isUuid, newId } from '../../lib/ids.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
 import { hashPasscode, verifyPasscode } from '../../lib/passcode.js'
 import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
+import type { JoinKnowledge } from '../consents/consents.service.js'
 import type { MeetingNotice } from '../notices/notices.schemas.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import { isMinor } from '../users/users.service.js'
@@ -79,12 +80,7 @@ interface Deps {
   chainAudit: (accountId: string) => Promise<void>
   /** What a joining client must show and already knows about consent (the consents module). */
   privacy: {
-    joinState(
-      meeting: MeetingRow,
-      participantId: string,
-      locale: string | undefined,
-      known: { settings: Record<string, { value: unknown }>; newParticipant: boolean },
-    ): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
+    joinState(meeting: MeetingRow, participantId: string, locale: string | undefined, known: JoinKnowledge): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
   }
 }
 
@@ -122,8 +118,7 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
     const user = await users.findById(principal.accountId, principal.subject)
     if (!user) throw new NotFoundError('User')
     const role = meeting.hostUserId === principal.subject ? 'host' : (requestedRole ?? 'attendee')
-    let created = false
-    const participant = await inTransaction(async (tx) => {
+    return inTransaction(async (tx) => {
       // Held to commit: an end that races this join waits, then closes the new stay too.
       assertLive((await meetings.lock(tx, meeting.accountId, meeting.id, 'share'))!)
       const id = newId(now.getTime())
@@ -137,7 +132,6 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
         joinedBy: principal.subject,
         createdAt: now,
       })
-      created = row.id === id
       const opened = await meetings.openStay(tx, {
         accountId: meeting.accountId,
         id: newId(now.getTime()),
@@ -153,9 +147,9 @@ export function createMeetingsService({ inTransaction, meetings, users, settings
         targetId: meeting.id,
         details: { participantId: row.id, role: row.role, guest: false },
       }, now)
-      return row
+      // The upsert answers an earlier row of this user on a rejoin.
+      return { participant: row, newParticipant: row.id === id }
     })
-    return { participant, newParticipant: created }
   }
 
   /** The meeting of the caller's account, or 404: a meeting id alone never finds another account's. */
