@@ -327,7 +327,10 @@ export interface paths {
         /** Meetings the caller hosts or joined (all of the account for admins); from/to give upcoming ones */
         get: operations["listMeetings"];
         put?: never;
-        /** Schedule a meeting hosted by the caller */
+        /**
+         * Schedule a meeting hosted by the caller
+         * @description Where meeting.passcode_required is on (the default) and no passcode is given, the server generates one and returns it in this answer only.
+         */
         post: operations["createMeeting"];
         delete?: never;
         options?: never;
@@ -433,12 +436,49 @@ export interface paths {
         /** Participants with their presence intervals and total participation (host, cohosts, admins) */
         get: operations["listParticipants"];
         put?: never;
-        /** Join a live meeting (the caller, or a guest); answers what the client applies on entry */
+        /**
+         * Join a live meeting (the caller, or a guest); answers what the client applies on entry
+         * @description With meeting.passcode_required on, a meeting that has a passcode needs it (the host and admins excepted). With meeting.waiting_room on (the default), the joiner waits (`waiting: true`, no presence, never captured) until the host, a cohost or an admin admits them; the host, admins, cohosts and guests joined by the host's or an admin's client enter at once.
+         */
         post: operations["joinMeeting"];
         delete?: never;
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{meetingId}/participants/{participantId}/admit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Let a participant in from the waiting room (host, cohost or admin); presence counts from now */
+        post: operations["admitParticipant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{meetingId}/participants/{participantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /** Make a participant a cohost or an attendee (host or admin) */
+        patch: operations["changeParticipantRole"];
         trace?: never;
     };
     "/v1/meetings/{meetingId}/participants/{participantId}/leave": {
@@ -450,7 +490,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Close the participant's open presence interval */
+        /** Close the participant's open presence interval, or take them out of the waiting room */
         post: operations["leaveMeeting"];
         delete?: never;
         options?: never;
@@ -571,7 +611,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Would this capture window be allowed? Answers with every violation; stores nothing */
+        /**
+         * Would this capture window be allowed? The same decision a store makes, with every violation; stores nothing
+         * @description Runs the one consent decision that recording and transcript stores run, including the switches (recording.cloud.enabled, recording.local.enabled, transcript.enabled) and device permissions. A window still running may be asked about (recorders ask mid-capture).
+         */
         post: operations["decideRecording"];
         delete?: never;
         options?: never;
@@ -784,6 +827,44 @@ export interface paths {
         put?: never;
         post?: never;
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/support-grants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's support grants, past and running (admins and the operator) */
+        get: operations["listSupportGrants"];
+        put?: never;
+        /**
+         * Let the operator read this account's recordings and transcripts until a given time (admins; P-REC-6)
+         * @description While a grant runs, a `platform` principal whose token names this account may read its recordings and transcripts; each read is audited with the grant id. Otherwise the operator gets 404.
+         */
+        post: operations["createSupportGrant"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/support-grants/{grantId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** End a support grant now (admins) */
+        delete: operations["revokeSupportGrant"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1034,6 +1115,79 @@ export interface components {
                 };
             }[];
         };
+        CreateMeetingInput: {
+            topic: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            durationMinutes: number;
+            timeZone: string;
+            /** @description Stored only as a salted hash */
+            passcode?: string;
+        };
+        UpdateMeetingInput: {
+            topic?: string;
+            /** Format: date-time */
+            scheduledStart?: string;
+            durationMinutes?: number;
+            timeZone?: string;
+            /** @description null removes the passcode */
+            passcode?: string | null;
+        };
+        MeetingInput: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            /** Format: uuid */
+            hostUserId: string;
+            topic: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            durationMinutes: number;
+            timeZone: string;
+            joinUrl: string;
+            hasPasscode: boolean;
+            /** @enum {string} */
+            status: "scheduled" | "live" | "ended" | "cancelled";
+            startedAt: string | null;
+            endedAt: string | null;
+            cancelledAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        CreatedMeetingInput: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            /** Format: uuid */
+            hostUserId: string;
+            topic: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            durationMinutes: number;
+            timeZone: string;
+            joinUrl: string;
+            hasPasscode: boolean;
+            /** @enum {string} */
+            status: "scheduled" | "live" | "ended" | "cancelled";
+            startedAt: string | null;
+            endedAt: string | null;
+            cancelledAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The passcode the server generated because meeting.passcode_required is on and none was given; shown only in this answer */
+            passcode?: string;
+        };
+        MeetingPageInput: {
+            items: components["schemas"]["MeetingInput"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         CreateNoticeInput: {
             /** @enum {string} */
             kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
@@ -1099,53 +1253,6 @@ export interface components {
         MeetingNoticeListInput: {
             items: components["schemas"]["MeetingNoticeInput"][];
         };
-        CreateMeetingInput: {
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            /** @description Stored only as a salted hash */
-            passcode?: string;
-        };
-        UpdateMeetingInput: {
-            topic?: string;
-            /** Format: date-time */
-            scheduledStart?: string;
-            durationMinutes?: number;
-            timeZone?: string;
-            /** @description null removes the passcode */
-            passcode?: string | null;
-        };
-        MeetingInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            /** Format: uuid */
-            hostUserId: string;
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            joinUrl: string;
-            hasPasscode: boolean;
-            /** @enum {string} */
-            status: "scheduled" | "live" | "ended" | "cancelled";
-            startedAt: string | null;
-            endedAt: string | null;
-            cancelledAt: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        MeetingPageInput: {
-            items: components["schemas"]["MeetingInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
         JoinMeetingInput: {
             /** @description Join a guest (no user row) on whose behalf the calling client acts */
             guest?: {
@@ -1166,6 +1273,8 @@ export interface components {
             participantId: string;
             /** @enum {string} */
             role: "host" | "cohost" | "attendee";
+            /** @description In the waiting room (meeting.waiting_room): not present, so never captured, until the host, a cohost or an admin admits them */
+            waiting: boolean;
             /** @description What the client applies on entry, from the effective meeting settings */
             settings: {
                 joinVideoOff: boolean;
@@ -1185,6 +1294,12 @@ export interface components {
                  * @enum {string}
                  */
                 recordingDenialAction: "remove" | "read_only" | "stop_capture";
+            };
+            /** @description The participant's own device permissions (P-SET-2): what is off is never collected; with camera and microphone both off the recording gate refuses to capture them unless they are excluded */
+            permissions: {
+                camera: boolean;
+                microphone: boolean;
+                screenCapture: boolean;
             };
             /** @description Notices this participant must be shown now: those not answered in their current version */
             notices: components["schemas"]["MeetingNoticeInput"][];
@@ -1210,6 +1325,8 @@ export interface components {
             role: "host" | "cohost" | "attendee";
             isMinor: boolean;
             present: boolean;
+            /** @description In the waiting room, waiting to be admitted */
+            waiting: boolean;
             intervals: {
                 /** Format: date-time */
                 joinedAt: string;
@@ -1222,6 +1339,22 @@ export interface components {
             items: components["schemas"]["ParticipantInput"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
+        };
+        ChangeParticipantRoleInput: {
+            /**
+             * @description A cohost admits from the waiting room and reads what the host reads
+             * @enum {string}
+             */
+            role: "cohost" | "attendee";
+        };
+        AdmissionInput: {
+            /** Format: uuid */
+            participantId: string;
+            /**
+             * Format: date-time
+             * @description Server clock; presence counts from here
+             */
+            admittedAt: string;
         };
         CreateConsentInput: {
             /** Format: uuid */
@@ -1347,6 +1480,11 @@ export interface components {
         DecisionRequestInput: {
             /** @enum {string} */
             scope: "recording" | "transcript";
+            /**
+             * @description Recordings only: the kind the store would be (cloud, local). Absent, the window is allowed only if some kind is enabled
+             * @enum {string}
+             */
+            kind?: "cloud" | "local";
             /** Format: date-time */
             startedAt: string;
             /** Format: date-time */
@@ -1360,7 +1498,7 @@ export interface components {
             /** @description null for a violation of the whole meeting (notice_missing) */
             participantId: string | null;
             /** @enum {string} */
-            rule: "notice_missing" | "consent_missing" | "not_granted" | "declined" | "withdrawn" | "reconsent_required" | "minor_without_guardian" | "not_excluded";
+            rule: "recording_disabled" | "transcript_disabled" | "notice_missing" | "consent_missing" | "not_granted" | "declined" | "withdrawn" | "reconsent_required" | "minor_without_guardian" | "not_excluded" | "device_permission_off";
             /**
              * Format: date-time
              * @description The first instant the rule fails (a withdrawal: its own instant)
@@ -1676,6 +1814,36 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
+        CreateSupportGrantInput: {
+            /** @description Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When access ends: in the future, at most 30 days ahead
+             */
+            until: string;
+        };
+        SupportGrantInput: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            reason: string;
+            /** Format: date-time */
+            startsAt: string;
+            /** Format: date-time */
+            endsAt: string;
+            grantedBy: string;
+            revokedAt: string | null;
+            revokedBy: string | null;
+            /** @description Running now: not revoked, started and not yet ended */
+            active: boolean;
+        };
+        SupportGrantPageInput: {
+            items: components["schemas"]["SupportGrantInput"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         ProblemItem: {
             /** @description JSON pointer into the request, e.g. /body/email */
             pointer?: string;
@@ -1917,6 +2085,79 @@ export interface components {
                 };
             }[];
         };
+        CreateMeeting: {
+            topic: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            durationMinutes: number;
+            timeZone: string;
+            /** @description Stored only as a salted hash */
+            passcode?: string;
+        };
+        UpdateMeeting: {
+            topic?: string;
+            /** Format: date-time */
+            scheduledStart?: string;
+            durationMinutes?: number;
+            timeZone?: string;
+            /** @description null removes the passcode */
+            passcode?: string | null;
+        };
+        Meeting: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            /** Format: uuid */
+            hostUserId: string;
+            topic: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            durationMinutes: number;
+            timeZone: string;
+            joinUrl: string;
+            hasPasscode: boolean;
+            /** @enum {string} */
+            status: "scheduled" | "live" | "ended" | "cancelled";
+            startedAt: string | null;
+            endedAt: string | null;
+            cancelledAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        CreatedMeeting: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            /** Format: uuid */
+            hostUserId: string;
+            topic: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            durationMinutes: number;
+            timeZone: string;
+            joinUrl: string;
+            hasPasscode: boolean;
+            /** @enum {string} */
+            status: "scheduled" | "live" | "ended" | "cancelled";
+            startedAt: string | null;
+            endedAt: string | null;
+            cancelledAt: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The passcode the server generated because meeting.passcode_required is on and none was given; shown only in this answer */
+            passcode?: string;
+        };
+        MeetingPage: {
+            items: components["schemas"]["Meeting"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         CreateNotice: {
             /** @enum {string} */
             kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
@@ -1982,53 +2223,6 @@ export interface components {
         MeetingNoticeList: {
             items: components["schemas"]["MeetingNotice"][];
         };
-        CreateMeeting: {
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            /** @description Stored only as a salted hash */
-            passcode?: string;
-        };
-        UpdateMeeting: {
-            topic?: string;
-            /** Format: date-time */
-            scheduledStart?: string;
-            durationMinutes?: number;
-            timeZone?: string;
-            /** @description null removes the passcode */
-            passcode?: string | null;
-        };
-        Meeting: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            /** Format: uuid */
-            hostUserId: string;
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            joinUrl: string;
-            hasPasscode: boolean;
-            /** @enum {string} */
-            status: "scheduled" | "live" | "ended" | "cancelled";
-            startedAt: string | null;
-            endedAt: string | null;
-            cancelledAt: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        MeetingPage: {
-            items: components["schemas"]["Meeting"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
         JoinMeeting: {
             /** @description Join a guest (no user row) on whose behalf the calling client acts */
             guest?: {
@@ -2049,6 +2243,8 @@ export interface components {
             participantId: string;
             /** @enum {string} */
             role: "host" | "cohost" | "attendee";
+            /** @description In the waiting room (meeting.waiting_room): not present, so never captured, until the host, a cohost or an admin admits them */
+            waiting: boolean;
             /** @description What the client applies on entry, from the effective meeting settings */
             settings: {
                 joinVideoOff: boolean;
@@ -2068,6 +2264,12 @@ export interface components {
                  * @enum {string}
                  */
                 recordingDenialAction: "remove" | "read_only" | "stop_capture";
+            };
+            /** @description The participant's own device permissions (P-SET-2): what is off is never collected; with camera and microphone both off the recording gate refuses to capture them unless they are excluded */
+            permissions: {
+                camera: boolean;
+                microphone: boolean;
+                screenCapture: boolean;
             };
             /** @description Notices this participant must be shown now: those not answered in their current version */
             notices: components["schemas"]["MeetingNotice"][];
@@ -2093,6 +2295,8 @@ export interface components {
             role: "host" | "cohost" | "attendee";
             isMinor: boolean;
             present: boolean;
+            /** @description In the waiting room, waiting to be admitted */
+            waiting: boolean;
             intervals: {
                 /** Format: date-time */
                 joinedAt: string;
@@ -2105,6 +2309,22 @@ export interface components {
             items: components["schemas"]["Participant"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
+        };
+        ChangeParticipantRole: {
+            /**
+             * @description A cohost admits from the waiting room and reads what the host reads
+             * @enum {string}
+             */
+            role: "cohost" | "attendee";
+        };
+        Admission: {
+            /** Format: uuid */
+            participantId: string;
+            /**
+             * Format: date-time
+             * @description Server clock; presence counts from here
+             */
+            admittedAt: string;
         };
         CreateConsent: {
             /** Format: uuid */
@@ -2230,6 +2450,11 @@ export interface components {
         DecisionRequest: {
             /** @enum {string} */
             scope: "recording" | "transcript";
+            /**
+             * @description Recordings only: the kind the store would be (cloud, local). Absent, the window is allowed only if some kind is enabled
+             * @enum {string}
+             */
+            kind?: "cloud" | "local";
             /** Format: date-time */
             startedAt: string;
             /** Format: date-time */
@@ -2243,7 +2468,7 @@ export interface components {
             /** @description null for a violation of the whole meeting (notice_missing) */
             participantId: string | null;
             /** @enum {string} */
-            rule: "notice_missing" | "consent_missing" | "not_granted" | "declined" | "withdrawn" | "reconsent_required" | "minor_without_guardian" | "not_excluded";
+            rule: "recording_disabled" | "transcript_disabled" | "notice_missing" | "consent_missing" | "not_granted" | "declined" | "withdrawn" | "reconsent_required" | "minor_without_guardian" | "not_excluded" | "device_permission_off";
             /**
              * Format: date-time
              * @description The first instant the rule fails (a withdrawal: its own instant)
@@ -2556,6 +2781,36 @@ export interface components {
         };
         UserPage: {
             items: components["schemas"]["User"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        CreateSupportGrant: {
+            /** @description Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When access ends: in the future, at most 30 days ahead
+             */
+            until: string;
+        };
+        SupportGrant: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            reason: string;
+            /** Format: date-time */
+            startsAt: string;
+            /** Format: date-time */
+            endsAt: string;
+            grantedBy: string;
+            revokedAt: string | null;
+            revokedBy: string | null;
+            /** @description Running now: not revoked, started and not yet ended */
+            active: boolean;
+        };
+        SupportGrantPage: {
+            items: components["schemas"]["SupportGrant"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
@@ -4819,7 +5074,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Meeting"];
+                    "application/json": components["schemas"]["CreatedMeeting"];
                 };
             };
             /** @description The request is malformed or does not match the schema */
@@ -5108,7 +5363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description meeting_closed: the meeting ended or was cancelled */
+            /** @description meeting_closed: the meeting ended or was cancelled; passcode_required: the passcode cannot be removed while meeting.passcode_required is on */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5671,7 +5926,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The token is valid but its roles do not allow this operation */
+            /** @description passcode_invalid: the passcode is missing or wrong; forbidden: the caller may not join this way */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -5689,7 +5944,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description meeting_not_live: the meeting is not live; already_present: leave before joining again; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description meeting_not_live: the meeting is not live; already_present: in the meeting or its waiting room already, leave first; idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5718,6 +5973,194 @@ export interface operations {
             };
             /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    admitParticipant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                meetingId: string;
+                participantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Admission"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description not_waiting: the participant is not in the waiting room; meeting_not_live; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    changeParticipantRole: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                meetingId: string;
+                participantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangeParticipantRoleInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Participant"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description host_role_fixed: the host's role does not change; cohost_needs_user: a guest cannot be a cohost */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5794,7 +6237,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description not_present: no open stay to close; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description not_present: neither in the meeting nor in its waiting room; idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8042,6 +8485,256 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AuditVerification"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listSupportGrants: {
+        parameters: {
+            query?: {
+                /** @description Page size, at most 100 */
+                limit?: number;
+                /** @description The nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportGrantPage"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createSupportGrant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateSupportGrantInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportGrant"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    revokeSupportGrant: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                grantId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SupportGrant"];
                 };
             };
             /** @description The request is malformed or does not match the schema */

@@ -3,11 +3,13 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { type Database, rowsOf } from '../db/client.js'
 import type { Config } from './config.js'
+import { loggableError } from './lib/errors.js'
 import { type Clock, databaseClock } from './lib/clock.js'
 import accountsRoutes from './modules/accounts/accounts.routes.js'
 import auditRoutes from './modules/audit/audit.routes.js'
 import groupsRoutes from './modules/groups/groups.routes.js'
 import meetingsRoutes from './modules/meetings/meetings.routes.js'
+import participantsRoutes from './modules/meetings/participants.routes.js'
 import consentsRoutes from './modules/consents/consents.routes.js'
 import gateRoutes from './modules/gate/gate.routes.js'
 import noticesRoutes from './modules/notices/notices.routes.js'
@@ -19,6 +21,7 @@ import idempotency from './modules/idempotency/idempotency.plugin.js'
 import healthRoutes from './modules/health/health.routes.js'
 import usersRoutes from './modules/users/users.routes.js'
 import settingsRoutes from './modules/settings/settings.routes.js'
+import supportRoutes from './modules/support/support.routes.js'
 import privacySignals from './modules/settings/settings.signals.js'
 import auth from './plugins/auth.js'
 import database from './plugins/database.js'
@@ -54,9 +57,17 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
         : {
             level: config.logLevel,
             redact: { paths: LOG_REDACT_PATHS, censor: '[redacted]' },
+            // A request is logged by method and path: no query string (it may carry an email),
+            // no client address (personal data); the request id ties the lines together.
+            serializers: {
+              req: (request: { method: string; url: string; id?: string }) => ({ id: request.id, method: request.method, path: request.url.split('?')[0] }),
+              res: (reply: { statusCode: number }) => ({ statusCode: reply.statusCode }),
+            },
             ...(options.logger ? { stream: options.logger.stream } : {}),
           },
     bodyLimit: config.bodyLimit,
+    // Behind a load balancer the client is the forwarded address (consents keep its network).
+    trustProxy: config.trustProxy,
     // Two parameters with the same name, or a JSON body with __proto__, are refused rather than merged.
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
@@ -75,10 +86,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(database, { database: options.database })
   // Without an injected clock (tests move one by hand), instants come from the database's clock.
   const clock = options.clock ?? (await serverClock(app, options.database))
-  const services = createServices(options.database, clock, config, (error) => app.log.error({ err: error }, 'audit chaining failed; the sweep retries'))
+  const services = createServices(options.database, clock, config, (error) => app.log.error({ error: loggableError(error) }, 'audit chaining failed; the sweep retries'))
   app.addHook('onClose', async () => services.stop())
   app.decorate('services', services)
-  await app.register(auth, { config, userStatus: services.repositories.users.statusOf })
+  await app.register(auth, { config, userStanding: services.repositories.users.standingOf })
 
   await app.register(privacySignals)
   await app.register(idempotency, { repository: services.repositories.idempotency, clock })
@@ -88,6 +99,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(groupsRoutes, { prefix: '/v1' })
   await app.register(settingsRoutes, { prefix: '/v1' })
   await app.register(meetingsRoutes, { prefix: '/v1' })
+  await app.register(participantsRoutes, { prefix: '/v1' })
   await app.register(noticesRoutes, { prefix: '/v1' })
   // Consents also serve /.well-known/jwks.json, so they carry their own /v1 paths.
   await app.register(consentsRoutes)
@@ -97,6 +109,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(attentionRoutes, { prefix: '/v1' })
   await app.register(monitoringRoutes, { prefix: '/v1' })
   await app.register(auditRoutes, { prefix: '/v1' })
+  await app.register(supportRoutes, { prefix: '/v1' })
   return app
 }
 

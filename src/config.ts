@@ -36,9 +36,14 @@ const EnvSchema = z.object({
   JWT_ALGORITHM: z.enum(['HS256', 'RS256', 'ES256']).optional(),
   JWT_ISSUER: optionalString,
   JWT_AUDIENCE: optionalString,
+  JWT_MAX_AGE_SECONDS: z.coerce.number().int().min(60).max(30 * 86400).default(86400),
   RECEIPT_SIGNING_KEY: optionalString.pipe(
     z.string().includes('-----BEGIN', { message: 'must be a PEM private key (Ed25519, PKCS#8)' }).optional(),
   ),
+  RECEIPT_RETIRED_KEYS: optionalString.pipe(
+    z.string().includes('-----BEGIN', { message: 'must be one or more PEM private keys (Ed25519, PKCS#8)' }).optional(),
+  ),
+  TRUST_PROXY: optionalString,
   JOIN_URL_BASE: z.url().default('https://meet.invalid/j/').describe('Prefix of the join link given to each meeting'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
@@ -50,9 +55,16 @@ const EnvSchema = z.object({
     .default(2 * 1024 * 1024 * 1024),
 })
 
-export type JwtConfig =
+export type JwtConfig = (
   | { algorithm: 'HS256'; secret: string | undefined; issuer?: string; audience?: string }
   | { algorithm: 'RS256' | 'ES256'; publicKey: string; issuer?: string; audience?: string }
+) & {
+  /** The longest lifetime (exp − iat) a token may claim; longer ones, and tokens without iat, are refused. */
+  maxAgeSeconds: number
+}
+
+/** fastify's trustProxy: off, every hop, or the proxies' addresses and CIDRs. */
+export type TrustProxy = boolean | string[]
 
 export interface Config {
   port: number
@@ -69,6 +81,10 @@ export interface Config {
   joinUrlBase: string
   /** Ed25519 private key (PEM) that signs consent receipts; generated into the data folder when unset. */
   receiptSigningKey: string | undefined
+  /** Keys that signed receipts before a rotation: still published, and used again for a replayed answer. */
+  receiptRetiredKeys: string[]
+  /** Whether X-Forwarded-For names the client (behind a load balancer) or the socket does. */
+  trustProxy: TrustProxy
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL']
   bodyLimit: number
   uploadLimit: number
@@ -78,7 +94,16 @@ export class ConfigError extends Error {
   override name = 'ConfigError'
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export interface LoadOptions {
+  /**
+   * Whether keys must be configured rather than generated. Serving PostgreSQL (several processes,
+   * one database) needs every process to verify and sign with the same keys, so `npm start` with
+   * DATABASE_URL requires them; tools that sign nothing (the migration CLI) say `false`.
+   */
+  requireKeys?: boolean
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
   const parsed = EnvSchema.safeParse(env)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
@@ -95,16 +120,30 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     ...(e.JWT_ISSUER ? { issuer: e.JWT_ISSUER } : {}),
     ...(e.JWT_AUDIENCE ? { audience: e.JWT_AUDIENCE } : {}),
   }
+  const maxAgeSeconds = e.JWT_MAX_AGE_SECONDS
   if (algorithm === 'HS256') {
     if (e.JWT_PUBLIC_KEY) {
       throw new ConfigError('Invalid configuration: JWT_ALGORITHM: HS256 takes JWT_SECRET, not JWT_PUBLIC_KEY')
     }
-    jwt = { algorithm, secret: e.JWT_SECRET, ...claims }
+    jwt = { algorithm, secret: e.JWT_SECRET, maxAgeSeconds, ...claims }
   } else {
     if (!e.JWT_PUBLIC_KEY) {
       throw new ConfigError(`Invalid configuration: JWT_PUBLIC_KEY: required for ${algorithm}`)
     }
-    jwt = { algorithm, publicKey: e.JWT_PUBLIC_KEY, ...claims }
+    // An identity provider's key signs tokens for other audiences too: only ours may pass.
+    if (!e.JWT_ISSUER) throw new ConfigError('Invalid configuration: JWT_ISSUER: required with JWT_PUBLIC_KEY')
+    if (!e.JWT_AUDIENCE) throw new ConfigError('Invalid configuration: JWT_AUDIENCE: required with JWT_PUBLIC_KEY')
+    jwt = { algorithm, publicKey: e.JWT_PUBLIC_KEY, maxAgeSeconds, ...claims }
+  }
+  // Generated keys live in one process's data folder: with a shared database, a second process
+  // would verify and sign with keys of its own.
+  if (!embedded && (options.requireKeys ?? true)) {
+    if (algorithm === 'HS256' && !e.JWT_SECRET) {
+      throw new ConfigError('Invalid configuration: JWT_SECRET: required with DATABASE_URL (or JWT_PUBLIC_KEY); generated keys are for the embedded database only')
+    }
+    if (!e.RECEIPT_SIGNING_KEY) {
+      throw new ConfigError('Invalid configuration: RECEIPT_SIGNING_KEY: required with DATABASE_URL; a generated key is for the embedded database only')
+    }
   }
 
   return {
@@ -118,7 +157,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir,
     jwt,
     joinUrlBase: e.JOIN_URL_BASE,
-    receiptSigningKey: e.RECEIPT_SIGNING_KEY === undefined ? undefined : checkReceiptKey(e.RECEIPT_SIGNING_KEY),
+    receiptSigningKey: e.RECEIPT_SIGNING_KEY === undefined ? undefined : checkReceiptKey(e.RECEIPT_SIGNING_KEY, 'RECEIPT_SIGNING_KEY'),
+    receiptRetiredKeys: e.RECEIPT_RETIRED_KEYS === undefined ? [] : splitPem(e.RECEIPT_RETIRED_KEYS).map((pem) => checkReceiptKey(pem, 'RECEIPT_RETIRED_KEYS')),
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
     logLevel: e.LOG_LEVEL,
     bodyLimit: e.BODY_LIMIT,
     uploadLimit: e.UPLOAD_LIMIT,
@@ -133,11 +174,28 @@ function inferAlgorithm(pem: string): 'RS256' | 'ES256' {
   }
 }
 
-function checkReceiptKey(pem: string): string {
+function checkReceiptKey(pem: string, variable: string): string {
   try {
     if (createPrivateKey(pem).asymmetricKeyType === 'ed25519') return pem
   } catch {
     // reported below
   }
-  throw new ConfigError('Invalid configuration: RECEIPT_SIGNING_KEY: not a readable Ed25519 private key (PEM)')
+  throw new ConfigError(`Invalid configuration: ${variable}: not a readable Ed25519 private key (PEM)`)
+}
+
+/** Several PEM blocks in one variable, one after another. */
+function splitPem(text: string): string[] {
+  return text.match(/-----BEGIN [A-Z ]+-----[\s\S]*?-----END [A-Z ]+-----/g) ?? [text]
+}
+
+function parseTrustProxy(value: string | undefined): TrustProxy {
+  if (value === undefined || value === 'false' || value === '0') return false
+  if (value === 'true') return true
+  const entries = value.split(',').map((entry) => entry.trim()).filter(Boolean)
+  const address = /^(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9a-f:]*:[0-9a-f:.]*)(?:\/[0-9]{1,3})?$/i
+  const bad = entries.find((entry) => !address.test(entry) && !['loopback', 'linklocal', 'uniquelocal'].includes(entry))
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError(`Invalid configuration: TRUST_PROXY: true, false, or the proxies' addresses/CIDRs separated by commas (not ${JSON.stringify(bad ?? value)})`)
+  }
+  return entries
 }

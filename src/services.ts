@@ -3,7 +3,7 @@ import { type Database, transactionRunner } from '../db/client.js'
 import type { Config } from './config.js'
 import { createBlobStore } from './lib/blob-store.js'
 import type { Clock } from './lib/clock.js'
-import { resolveReceiptKey } from './lib/receipt-key.js'
+import { resolveReceiptKeys } from './lib/receipt-key.js'
 import { createAttentionRepository } from './modules/attention/attention.repository.js'
 import { createAttentionService, createShareStopper } from './modules/attention/attention.service.js'
 import { createMonitoringRepository } from './modules/monitoring/monitoring.repository.js'
@@ -26,16 +26,19 @@ import { createAuditService } from './modules/audit/audit.service.js'
 import { createIdempotencyRepository } from './modules/idempotency/idempotency.repository.js'
 import { createMeetingsRepository } from './modules/meetings/meetings.repository.js'
 import { createMeetingsService } from './modules/meetings/meetings.service.js'
+import { createParticipantsService } from './modules/meetings/participants.service.js'
 import { createGroupsRepository } from './modules/groups/groups.repository.js'
 import { createGroupsService } from './modules/groups/groups.service.js'
 import { createUsersRepository } from './modules/users/users.repository.js'
 import { createUsersService } from './modules/users/users.service.js'
 import { createSettingsRepository } from './modules/settings/settings.repository.js'
 import { createSettingsService } from './modules/settings/settings.service.js'
+import { createSupportRepository } from './modules/support/support.repository.js'
+import { createSupportService } from './modules/support/support.service.js'
 
 // The composition root: each repository is built once per database (its prepared statements
 // with it) and handed to the services that need it.
-export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey'>
+export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'>
 
 export function createServices(
   database: Database,
@@ -66,9 +69,11 @@ export function createServices(
     audit,
     chainAudit: auditChainer.flush,
     clock,
-    receiptKey: resolveReceiptKey(config),
+    receiptKeys: resolveReceiptKeys(config),
   })
-  const gate = createGateService({ gate: createGateRepository(database.db), meetings, clock })
+  const supportGrants = createSupportRepository(database.db)
+  const support = createSupportService({ inTransaction, support: supportGrants, audit, clock })
+  const gate = createGateService({ gate: createGateRepository(database.db), meetings, supportGrants, clock })
   const recordings = createRecordingsRepository(database.db)
   const attention = createAttentionRepository(database.db)
   const blobs = createBlobStore(path.join(config.dataDir, 'blobs'))
@@ -81,20 +86,19 @@ export function createServices(
     meetings: createMeetingsService({
       inTransaction,
       meetings,
-      users,
       settings: settingsService,
       audit,
       clock,
       joinUrlBase: config.joinUrlBase,
-      chainAudit: auditChainer.flush,
-      privacy: consents,
       onEnd: createShareStopper(attention, settingsService),
     }),
+    participants: createParticipantsService({ inTransaction, meetings, users, settings: settingsService, audit, clock, chainAudit: auditChainer.flush, privacy: consents }),
     notices: noticesService,
     consents,
     gate,
-    recordings: createRecordingsService({ inTransaction, recordings, accounts, gate, settings: settingsService, audit, blobs, clock, uploadLimit: config.uploadLimit }),
-    transcripts: createTranscriptsService({ inTransaction, transcripts: createTranscriptsRepository(database.db), recordings, gate, settings: settingsService, audit, clock }),
+    recordings: createRecordingsService({ inTransaction, recordings, accounts, gate, audit, blobs, support, clock, uploadLimit: config.uploadLimit }),
+    transcripts: createTranscriptsService({ inTransaction, transcripts: createTranscriptsRepository(database.db), recordings, gate, audit, support, clock }),
+    support,
     attention: createAttentionService({ inTransaction, attention, meetings, users, settings: settingsService, gate, audit, clock }),
     monitoring: createMonitoringService({
       inTransaction,

@@ -7,7 +7,7 @@ import { createVerifier } from 'fast-jwt'
 import t from 'tap'
 import { loadConfig } from '../src/config.js'
 import { resolveVerificationKey } from '../src/lib/jwt-keys.js'
-import { resolveReceiptKey } from '../src/lib/receipt-key.js'
+import { resolveReceiptKeys } from '../src/lib/receipt-key.js'
 
 // tap instruments child processes for coverage; these children run the sources through tsx
 // (esbuild), whose line mapping differs from the test loader's, and merging both skews the
@@ -30,12 +30,53 @@ t.test('defaults: embedded database in the data folder, migrated at start', asyn
   t.equal(config.jwt.algorithm, 'HS256')
 })
 
+const RECEIPT_PEM = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+const SERVED = { DATABASE_URL: 'postgres://u@localhost/db', JWT_SECRET: 'a-secret-of-at-least-thirty-two-characters', RECEIPT_SIGNING_KEY: RECEIPT_PEM }
+
 t.test('DATABASE_URL selects PostgreSQL and the deploy step migrates', async (t) => {
-  const config = loadConfig({ DATABASE_URL: 'postgres://u@localhost/db' })
+  const config = loadConfig(SERVED)
   t.same(config.database, { kind: 'postgres', url: 'postgres://u@localhost/db', poolMax: 10 })
   t.equal(config.migrateOnStart, false)
   t.equal(config.demoBootstrap, false)
-  t.equal(loadConfig({ DATABASE_URL: 'postgres://u@localhost/db', MIGRATE_ON_START: 'true' }).migrateOnStart, true)
+  t.equal(loadConfig({ ...SERVED, MIGRATE_ON_START: 'true' }).migrateOnStart, true)
+})
+
+t.test('with a shared database, keys are configured, never generated: one line names the missing one', async (t) => {
+  const { JWT_SECRET: _secret, ...noSecret } = SERVED
+  t.throws(() => loadConfig(noSecret), { name: 'ConfigError', message: /^Invalid configuration: JWT_SECRET: required with DATABASE_URL/ })
+  const { RECEIPT_SIGNING_KEY: _key, ...noReceiptKey } = SERVED
+  t.throws(() => loadConfig(noReceiptKey), { name: 'ConfigError', message: /^Invalid configuration: RECEIPT_SIGNING_KEY: required with DATABASE_URL/ })
+  t.equal(loadConfig({ DATABASE_URL: SERVED.DATABASE_URL }, { requireKeys: false }).database.kind, 'postgres', 'tools that sign nothing (the migration CLI) need none')
+  const publicPem = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ type: 'spki', format: 'pem' }) as string
+  t.throws(() => loadConfig({ JWT_PUBLIC_KEY: publicPem, JWT_AUDIENCE: 'consentry' }), { message: /^Invalid configuration: JWT_ISSUER: required with JWT_PUBLIC_KEY/ })
+  t.throws(() => loadConfig({ JWT_PUBLIC_KEY: publicPem, JWT_ISSUER: 'https://idp' }), { message: /^Invalid configuration: JWT_AUDIENCE: required with JWT_PUBLIC_KEY/ })
+  const { JWT_SECRET: _s, ...withPublicKey } = { ...SERVED, JWT_PUBLIC_KEY: publicPem, JWT_ISSUER: 'https://idp', JWT_AUDIENCE: 'consentry' }
+  t.equal(loadConfig(withPublicKey).jwt.algorithm, 'ES256', 'a public key with issuer and audience serves PostgreSQL')
+  t.equal(loadConfig({}).jwt.maxAgeSeconds, 86400)
+  t.throws(() => loadConfig({ JWT_MAX_AGE_SECONDS: '10' }), { message: /^Invalid configuration: JWT_MAX_AGE_SECONDS: / })
+})
+
+t.test('npm start with DATABASE_URL and no JWT_SECRET stops with one line naming it', async (t) => {
+  const result = tsx('src/server.ts', [], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none', DATA_DIR: mkdtempSync(path.join(tmpdir(), 'consentry-cfg-')) })
+  t.equal(result.status, 1)
+  t.equal(result.stderr.trim().split('\n').length, 1, result.stderr)
+  t.match(result.stderr, /^Invalid configuration: JWT_SECRET: required with DATABASE_URL/)
+})
+
+t.test('TRUST_PROXY: off by default, true, or the proxies\' addresses', async (t) => {
+  t.equal(loadConfig({}).trustProxy, false)
+  t.equal(loadConfig({ TRUST_PROXY: 'true' }).trustProxy, true)
+  t.same(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 192.168.1.10' }).trustProxy, ['10.0.0.0/8', '192.168.1.10'])
+  t.throws(() => loadConfig({ TRUST_PROXY: 'the balancer' }), { message: /^Invalid configuration: TRUST_PROXY: / })
+})
+
+t.test('retired receipt keys are published beside the current one', async (t) => {
+  const retired = [generateKeyPairSync('ed25519'), generateKeyPairSync('ed25519')].map((pair) => pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string)
+  const keys = resolveReceiptKeys(loadConfig({ RECEIPT_SIGNING_KEY: RECEIPT_PEM, RECEIPT_RETIRED_KEYS: retired.join('\n') }))
+  t.equal(keys.jwks.length, 3)
+  t.equal(keys.jwks[0]!.kid, keys.current.kid, 'the current key first')
+  t.equal(keys.byKid.size, 3)
+  t.throws(() => loadConfig({ RECEIPT_RETIRED_KEYS: '-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----' }), { message: /^Invalid configuration: RECEIPT_RETIRED_KEYS: / })
 })
 
 t.test('a bad value names its variable', async (t) => {
@@ -62,11 +103,11 @@ t.test('a bad value names its variable', async (t) => {
 
 t.test('receipts are signed with RECEIPT_SIGNING_KEY when set, else with a key generated into the data folder once', async (t) => {
   const pem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
-  const configured = resolveReceiptKey(loadConfig({ RECEIPT_SIGNING_KEY: pem, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'consentry-rk-')) }))
+  const configured = resolveReceiptKeys(loadConfig({ RECEIPT_SIGNING_KEY: pem, DATA_DIR: mkdtempSync(path.join(tmpdir(), 'consentry-rk-')) })).current
   t.equal(configured.publicJwk.x, (createPublicKey(pem).export({ format: 'jwk' }) as { x: string }).x, 'the configured key')
   const dataDir = mkdtempSync(path.join(tmpdir(), 'consentry-rk-'))
-  const first = resolveReceiptKey(loadConfig({ DATA_DIR: dataDir }))
-  const second = resolveReceiptKey(loadConfig({ DATA_DIR: dataDir }))
+  const first = resolveReceiptKeys(loadConfig({ DATA_DIR: dataDir })).current
+  const second = resolveReceiptKeys(loadConfig({ DATA_DIR: dataDir })).current
   t.equal(first.kid, second.kid, 'the generated key is reused')
   t.not(first.kid, configured.kid)
   t.equal(statSync(path.join(dataDir, 'receipt-signing-key.pem')).mode & 0o777, 0o600, 'readable by its owner only')

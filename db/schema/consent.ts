@@ -19,6 +19,8 @@ import { meetings, participants } from './meetings.js'
 
 export const NOTICE_KINDS = ['recording', 'transcript', 'attention_tracking', 'media_monitoring', 'privacy_policy'] as const
 export const CONSENT_DECISIONS = ['granted', 'declined', 'withdrawn', 'notified'] as const
+/** Methods that record someone else's word (a guardian's, the host's note of a verbal answer). */
+export const ATTESTED_METHOD_LIST = ['guardian', 'verbal_recorded'] as const
 /** Scopes the gate decides on: each artefact kind has its own (consent to one never implies another). */
 export const GATED_SCOPES = ['recording', 'transcript'] as const
 export const RECORDING_KINDS = ['cloud', 'local'] as const
@@ -97,6 +99,8 @@ export const consentRecords = pgTable(
     clientNetwork: text('client_network'),
     /** `<subject>:<Idempotency-Key>`: a retry that runs again finds the record it already wrote. */
     requestKey: text('request_key'),
+    /** The id of the key that signed the record's receipt: a replay re-signs with that key, so it returns the same receipt after a rotation. */
+    receiptKid: text('receipt_kid'),
   },
   (t) => [
     primaryKey({ columns: [t.accountId, t.id] }),

@@ -66,6 +66,11 @@ export const participants = pgTable(
     isMinor: boolean('is_minor').notNull().default(false),
     /** The principal that made the join (the client acting for a guest), who may also leave for them. */
     joinedBy: text('joined_by').notNull(),
+    /**
+     * Set while the participant is in the waiting room (meeting.waiting_room): no presence
+     * interval is open, so nothing captures them, until the host, a cohost or an admin admits them.
+     */
+    waitingSince: timestamp('waiting_since', { withTimezone: true, precision: 3 }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
   },
   (t) => [

@@ -4,7 +4,8 @@ import { ConfigError, loadConfig } from '../config.js'
 // `npm run db:migrate`: the deploy step. Applies pending migrations to DATABASE_URL (or the
 // embedded database) under an advisory lock, so concurrent deploys do not collide.
 try {
-  const config = loadConfig()
+  // Migrating signs nothing: no keys needed.
+  const config = loadConfig(process.env, { requireKeys: false })
   const database = await openDatabase(config.database)
   try {
     await database.migrate()

@@ -67,3 +67,17 @@ export const isUniqueViolation = (error: unknown) => sqlState(error) === '23505'
 export function jsonPointer(...segments: string[]): string {
   return segments.map((segment) => `/${segment.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('')
 }
+
+/**
+ * What the log may say about an error: its class, its code and where it was thrown, never its
+ * message. A database error's message carries the statement's parameters (personal data, for
+ * example an email being written), and drizzle's carries the whole query with them.
+ */
+export function loggableError(error: unknown): { type: string; code?: string; frames?: string } {
+  const type = error instanceof Error ? error.constructor.name : typeof error
+  const code = sqlState(error) ?? (typeof (error as { code?: unknown })?.code === 'string' ? ((error as { code: string }).code) : undefined)
+  const stack = error instanceof Error ? error.stack : undefined
+  // The first line of a stack is the message; the frames below it are only code locations.
+  const frames = stack?.split('\n').filter((line) => /^\s+at /.test(line)).slice(0, 8).join('\n')
+  return { type, ...(code ? { code } : {}), ...(frames ? { frames } : {}) }
+}

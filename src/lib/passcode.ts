@@ -1,4 +1,4 @@
-import { randomBytes, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
+import { randomBytes, randomInt, scrypt as scryptCallback, timingSafeEqual } from 'node:crypto'
 import { promisify } from 'node:util'
 
 const scrypt = promisify(scryptCallback) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>
@@ -16,4 +16,14 @@ export async function verifyPasscode(passcode: string, stored: string): Promise<
   const expected = Buffer.from(hash, 'base64url')
   const actual = await scrypt(passcode, Buffer.from(salt, 'base64url'), expected.length)
   return timingSafeEqual(actual, expected)
+}
+
+// Letters and digits that cannot be mistaken for one another when read aloud or typed.
+const PASSCODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'
+
+/** A passcode the server makes when one is required and none was given (as Zoom does): 10 characters, about 58 bits. */
+export function generatePasscode(length = 10): string {
+  let passcode = ''
+  for (let i = 0; i < length; i++) passcode += PASSCODE_ALPHABET[randomInt(PASSCODE_ALPHABET.length)]
+  return passcode
 }

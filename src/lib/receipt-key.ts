@@ -11,11 +11,32 @@ export interface ReceiptKey {
 }
 
 /**
- * The Ed25519 key that signs consent receipts: RECEIPT_SIGNING_KEY when configured (every process
- * of a deployment needs the same one), else a key generated into the data folder at first start.
- * Its id is the RFC 7638 thumbprint, so a verifier can tell keys apart across rotations.
+ * The keys of consent receipts: the current one signs new receipts; retired ones are still
+ * published, so every receipt ever issued verifies, and sign again only a replayed answer of a
+ * record they signed (Ed25519 is deterministic: the replay is the receipt first returned).
  */
-export function resolveReceiptKey(config: Pick<Config, 'receiptSigningKey' | 'dataDir'>): ReceiptKey {
+export interface ReceiptKeyring {
+  current: ReceiptKey
+  /** Every key by its id, the current one included. */
+  byKid: ReadonlyMap<string, ReceiptKey>
+  /** Public keys, the current one first. */
+  jwks: ReceiptKey['publicJwk'][]
+}
+
+function toReceiptKey(pem: string): ReceiptKey {
+  const privateKey = createPrivateKey(pem)
+  const { x } = createPublicKey(privateKey).export({ format: 'jwk' }) as { x: string }
+  // The RFC 7638 thumbprint: a verifier tells keys apart across rotations.
+  const kid = createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url')
+  return { privateKey, kid, publicJwk: { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' } }
+}
+
+/**
+ * RECEIPT_SIGNING_KEY when configured (every process of a deployment needs the same one), else a
+ * key generated into the data folder at first start (the embedded mode only: config refuses a
+ * shared database without a configured key). RECEIPT_RETIRED_KEYS are the keys rotated out.
+ */
+export function resolveReceiptKeys(config: Pick<Config, 'receiptSigningKey' | 'receiptRetiredKeys' | 'dataDir'>): ReceiptKeyring {
   let pem = config.receiptSigningKey
   if (!pem) {
     const file = path.join(config.dataDir, 'receipt-signing-key.pem')
@@ -31,8 +52,11 @@ export function resolveReceiptKey(config: Pick<Config, 'receiptSigningKey' | 'da
     }
     pem = readFileSync(file, 'utf8')
   }
-  const privateKey = createPrivateKey(pem)
-  const { x } = createPublicKey(privateKey).export({ format: 'jwk' }) as { x: string }
-  const kid = createHash('sha256').update(JSON.stringify({ crv: 'Ed25519', kty: 'OKP', x })).digest('base64url')
-  return { privateKey, kid, publicJwk: { kty: 'OKP', crv: 'Ed25519', x, kid, alg: 'EdDSA', use: 'sig' } }
+  const current = toReceiptKey(pem)
+  const byKid = new Map<string, ReceiptKey>([[current.kid, current]])
+  for (const retired of config.receiptRetiredKeys) {
+    const key = toReceiptKey(retired)
+    if (!byKid.has(key.kid)) byKid.set(key.kid, key)
+  }
+  return { current, byKid, jwks: [...byKid.values()].map((key) => key.publicJwk) }
 }

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import type { Config } from '../config.js'
-import { type Principal, ROLES } from '../lib/access.js'
+import { type Principal, type Role, ROLES } from '../lib/access.js'
 import { UnauthorizedError } from '../lib/errors.js'
 import { isUuid } from '../lib/ids.js'
 import { resolveVerificationKey } from '../lib/jwt-keys.js'
@@ -27,17 +27,18 @@ const ClaimsSchema = z.object({
   acc: z.uuid(),
   roles: z.array(z.enum(ROLES)).min(1),
   exp: z.number(),
+  iat: z.number(),
 })
 
 
 export interface AuthOptions {
   config: Config
-  /** The status of the user a token names, or undefined when there is no such user. */
-  userStatus: (accountId: string, userId: string) => Promise<string | undefined>
+  /** The status and roles of the user a token names, or undefined when there is no such user. */
+  userStanding: (accountId: string, userId: string) => Promise<{ status: string; roles: string[] } | undefined>
 }
 
 export default fp<AuthOptions>(
-  async (app, { config, userStatus }) => {
+  async (app, { config, userStanding }) => {
     const key = resolveVerificationKey(config)
     const verify = {
       algorithms: [key.algorithm],
@@ -47,6 +48,7 @@ export default fp<AuthOptions>(
         'acc',
         'roles',
         'exp',
+        'iat',
         ...(config.jwt.issuer ? ['iss'] : []),
         ...(config.jwt.audience ? ['aud'] : []),
       ],
@@ -77,15 +79,20 @@ export default fp<AuthOptions>(
       }
       const claims = ClaimsSchema.safeParse(payload)
       if (!claims.success) throw new UnauthorizedError('The bearer token claims are not valid')
-      const { sub, acc, roles } = claims.data
-      // A token outlives a cancellation: a user subject must still exist and not be cancelled,
-      // so cancelling an admin ends their power at once (P-DSR-5). Service principals (platform,
-      // a recorder whose subject is not a user id) have no user row.
+      const { sub, acc, roles, exp, iat } = claims.data
+      // A leaked long-lived token is a standing key: lifetimes beyond the configured maximum are refused.
+      if (exp - iat > config.jwt.maxAgeSeconds) throw new UnauthorizedError('The bearer token lives longer than this service accepts')
+      // A token outlives a cancellation or a demotion: a user subject must still exist, not be
+      // cancelled, and holds only the token's roles that their row still has, so cancelling or
+      // demoting an admin ends their power at once (P-DSR-5). Service principals (platform, a
+      // recorder whose subject is not a user id) have no user row and keep their token's roles.
+      let granted: readonly Role[] = roles
       if (isUuid(sub) && !roles.includes('platform')) {
-        const status = await userStatus(acc, sub)
-        if (status === undefined || status === 'cancelled') throw new UnauthorizedError('The token\'s user is not active')
+        const user = await userStanding(acc, sub)
+        if (user === undefined || user.status === 'cancelled') throw new UnauthorizedError('The token\'s user is not active')
+        granted = roles.filter((role) => user.roles.includes(role))
       }
-      request.principal = { subject: sub, accountId: acc, roles }
+      request.principal = { subject: sub, accountId: acc, roles: granted }
     }
 
     app.addHook('onRoute', (route) => {

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { DomainError, jsonPointer, type ProblemItem, sqlState } from '../lib/errors.js'
+import { DomainError, jsonPointer, loggableError, type ProblemItem, sqlState } from '../lib/errors.js'
 
 // RFC 9457 problem details: the one place where any error becomes an HTTP answer. Every
 // non-2xx body has the same shape and a stable `code`; a 5xx says nothing about its cause.
@@ -111,7 +111,7 @@ export function toProblem(error: FastifyError | Error, request: FastifyRequest):
   if (status && status >= 400 && status < 500) {
     return problem(status, 'bad_request', fastifyError.message)
   }
-  request.log.error({ err: error }, 'unhandled error')
+  request.log.error({ error: loggableError(error) }, 'unhandled error')
   return problem(500, 'internal_error', 'An unexpected error occurred')
 }
 

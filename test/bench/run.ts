@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -125,6 +126,8 @@ async function main() {
       MIGRATE_ON_START: 'true',
       DEMO_BOOTSTRAP: 'false',
       JWT_SECRET: SECRET,
+      // A shared database needs a configured receipt key; the bench makes one per run.
+      RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       LOG_LEVEL: 'warn',
       DATA_DIR: dataDir,
       PORT: '0',
@@ -149,7 +152,7 @@ async function main() {
     const host = await makeUser(['member'], 1)
     const recorder = await makeUser(['recorder'], 2)
     const clients = await Promise.all(Array.from({ length: 20 }, (_, i) => makeUser(['member'], 10 + i)))
-    await api(base, 'PATCH', `/v1/accounts/${acc}/settings`, adminUser.token, { values: { 'recording.cloud.enabled': true, 'meeting.passcode_required': false } })
+    await api(base, 'PATCH', `/v1/accounts/${acc}/settings`, adminUser.token, { values: { 'recording.cloud.enabled': true, 'meeting.passcode_required': false, 'meeting.waiting_room': false } })
     for (const [i, rank] of [[1, 10], [2, 20]] as const) {
       const group = await api(base, 'POST', `/v1/accounts/${acc}/groups`, adminUser.token, { name: `Group ${i}`, rank })
       await api(base, 'PUT', `/v1/accounts/${acc}/groups/${group.id}/members/${host.id}`, adminUser.token, undefined, [200, 201, 204])

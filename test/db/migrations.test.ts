@@ -40,6 +40,7 @@ t.test('a fresh embedded database gets a demo account and admin once', async (t)
     dataDir: t.testdirName,
     uploadLimit: 1024 * 1024,
     receiptSigningKey: undefined,
+    receiptRetiredKeys: [],
   })
   t.teardown(() => services.stop())
   const first = await ensureDemoAdmin(services)

@@ -60,7 +60,7 @@ t.test('P-REC-1, P-REC-2, P-REC-4: a platform publishes notices, records with co
   const settings = await asAdmin.PATCH('/v1/accounts/{accountId}/settings', {
     params: { path: { accountId } },
     body: {
-      values: { 'recording.cloud.enabled': true, 'transcript.enabled': true, 'recording.consent_mode': 'explicit', 'meeting.passcode_required': false },
+      values: { 'recording.cloud.enabled': true, 'transcript.enabled': true, 'recording.consent_mode': 'explicit', 'meeting.passcode_required': false, 'meeting.waiting_room': false },
       locks: { 'recording.consent_mode': 'fixed' },
     },
   })

@@ -1,3 +1,4 @@
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
@@ -17,11 +18,14 @@ import { checkResponse } from './openapi.js'
 export const TEST_SECRET = 'test-secret-for-consentry-tests-only-0123456789'
 
 let dataDir: string | undefined
+/** One receipt key per test process, configured as a deployment on PostgreSQL must. */
+export const TEST_RECEIPT_KEY = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   dataDir ??= mkdtempSync(path.join(tmpdir(), 'consentry-test-'))
   return loadConfig({
     JWT_SECRET: TEST_SECRET,
+    RECEIPT_SIGNING_KEY: TEST_RECEIPT_KEY,
     DATA_DIR: dataDir,
     PGLITE_DIR: 'memory://',
     LOG_LEVEL: 'silent',
@@ -72,6 +76,8 @@ export interface RequestOptions {
   headers?: Record<string, string>
   /** A raw payload sent as is (for malformed or oversized bodies). */
   payload?: string | Buffer
+  /** The socket's address (default 127.0.0.1). */
+  remoteAddress?: string
 }
 
 export interface TestResponse {
@@ -95,7 +101,13 @@ export async function buildTestApp(
     if (opts.token) headers.authorization = `Bearer ${opts.token}`
     const payload = opts.payload ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body))
     if (payload !== undefined && !headers['content-type']) headers['content-type'] = 'application/json'
-    const response = await app.inject({ method: opts.method, url: opts.url, headers, ...(payload !== undefined ? { payload } : {}) })
+    const response = await app.inject({
+      method: opts.method,
+      url: opts.url,
+      headers,
+      ...(payload !== undefined ? { payload } : {}),
+      ...(opts.remoteAddress ? { remoteAddress: opts.remoteAddress } : {}),
+    })
     const contentType = response.headers['content-type'] as string | undefined
     const body = response.body === '' ? undefined : /json/.test(contentType ?? '') ? response.json() : response.body
     const problems = checkResponse({ method: String(opts.method), url: opts.url, status: response.statusCode, contentType, body })

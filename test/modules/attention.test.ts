@@ -66,6 +66,8 @@ async function setup(t: Test): Promise<Ctx> {
 
 interface Scene {
   meetingId: string
+  /** The passcode the server generated for the meeting. */
+  passcode: string
   host: Person
   people: Person[]
   noticeId: string | null
@@ -106,6 +108,8 @@ async function scene(
   const hostUser = await tenant.user(['member'])
   const meeting = await must(req('POST', '/v1/meetings', hostUser.token, { topic: 'Review', scheduledStart: '2026-12-01T09:00:00Z', durationMinutes: 60, timeZone: 'UTC' }), 201, 'meeting')
   await must(req('POST', `/v1/meetings/${meeting.id}/start`, hostUser.token), 200, 'start')
+  // Attendees enter at once (the waiting room has tests of its own).
+  await must(req('PATCH', `/v1/meetings/${meeting.id}/settings`, hostUser.token, { values: { 'meeting.waiting_room': false } }), 200, 'open the doors')
   if (options.enabled ?? true) {
     await must(req('PATCH', `/v1/meetings/${meeting.id}/settings`, hostUser.token, { values: { 'attention_tracking.enabled': true } }), 200, 'enable attention')
   }
@@ -114,7 +118,7 @@ async function scene(
   const people: Person[] = []
   for (let i = 0; i < (options.attendees ?? 1); i++) {
     const user = await tenant.user(['member'])
-    const joined = await must(req('POST', `/v1/meetings/${meeting.id}/participants`, user.token, {}), 201, 'attendee joins')
+    const joined = await must(req('POST', `/v1/meetings/${meeting.id}/participants`, user.token, { passcode: meeting.passcode }), 201, 'attendee joins')
     people.push({ ...user, pid: joined.participantId })
   }
   const notify = (who: { token: string; pid: string }, version = versionId!) =>
@@ -134,7 +138,7 @@ async function scene(
     return req('POST', `/v1/meetings/${meeting.id}/attention-events`, who.token, { participantId: who.pid, type, at: eventAt ?? at(seconds) })
   }
   const list = (token: string, query = '') => req('GET', `/v1/meetings/${meeting.id}/attention-events${query}`, token)
-  return { meetingId: meeting.id, host, people, noticeId, versionId, notify, report, share, list }
+  return { meetingId: meeting.id, passcode: meeting.passcode, host, people, noticeId, versionId, notify, report, share, list }
 }
 
 async function spanRows(accountId: string, meetingId: string) {
@@ -391,7 +395,7 @@ t.test('P-MIN-1: a minor guest with a notified record → participant_minor, eve
 
   const teen = await tenant.user(['member'], { isMinor: true })
   clock.set(at(6))
-  const teenJoin = await must(req('POST', `/v1/meetings/${s.meetingId}/participants`, teen.token, {}), 201, 'minor user joins')
+  const teenJoin = await must(req('POST', `/v1/meetings/${s.meetingId}/participants`, teen.token, { passcode: s.passcode }), 201, 'minor user joins')
   const teenP = { token: teen.token, pid: teenJoin.participantId as string }
   await s.notify(teenP)
   refused(t, await s.report(teenP, 'focus_lost', 7), 'participant_minor', 'a minor user')
@@ -680,7 +684,7 @@ t.test('screen share: host or cohost only (attendee 403, stranger 404), the host
   problem(t, await put(host.token, true), 409, 'not_present', 'live, but the host has not joined')
   problem(t, await put(tenant.admin, true), 409, 'not_present', 'an admin who has not joined')
   const hostPid = (await must(req('POST', `/v1/meetings/${meeting.id}/participants`, host.token, {}), 201, 'host joins')).participantId
-  await must(req('POST', `/v1/meetings/${meeting.id}/participants`, ada.token, {}), 201, 'ada joins')
+  await must(req('POST', `/v1/meetings/${meeting.id}/participants`, ada.token, { passcode: meeting.passcode }), 201, 'ada joins')
   const deputy = await tenant.user(['admin', 'member'])
   const cohostPid = (await must(req('POST', `/v1/meetings/${meeting.id}/participants`, deputy.token, { role: 'cohost' }), 201, 'cohost joins')).participantId
 

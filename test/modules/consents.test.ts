@@ -86,7 +86,7 @@ async function setup(t: Test): Promise<Ctx> {
   }
   await must(
     patch(`/v1/accounts/${tenant.accountId}/settings`, tenant.admin, {
-      values: { 'recording.cloud.enabled': true, 'transcript.enabled': true, 'meeting.passcode_required': false },
+      values: { 'recording.cloud.enabled': true, 'transcript.enabled': true, 'meeting.passcode_required': false, 'meeting.waiting_room': false },
     }),
     200,
     'settings',
@@ -999,4 +999,102 @@ t.test('a consent POST writes its record and audit event in one statement, stamp
   t.equal(retry.result.body.id, result.body.id, 'a retry answers the same record')
   t.equal(retry.queries.length, 2, "a retry takes the token's user and the one read", { queries: retry.queries })
   t.equal((await db.select().from(consentRecords).where(eq(consentRecords.meetingId, meeting.body.id))).length, 1, 'and writes nothing')
+})
+
+// ---------------------------------------------------------------------------------------------
+// Rules that bind (issue 12)
+
+t.test("P-REC-1: no proxy overrides an adult's own answer; guardian is for minors only", async (t) => {
+  const { tenant, host, meetingId, rec, join, consent } = await setup(t)
+  const ada = await tenant.user(['member'])
+  const adaP = (await join(ada.token)).participantId
+  const dialIn = (await join(host.token, { guest: { displayName: 'Dial-in caller' } })).participantId
+  const minor = (await join(host.token, { guest: { displayName: 'Young caller', isMinor: true } })).participantId
+  const v = rec.currentVersion.id
+
+  // Ada declines for herself; the host then tries to record her as granting.
+  const declined = await consent(ada.token, { participantId: adaP, scope: 'recording', decision: 'declined', method: 'explicit_toggle' })
+  t.equal(declined.status, 201)
+  const asGuardian = await consent(host.token, grant(adaP, v, { method: 'guardian', guardianName: 'Someone' }))
+  problem(t, asGuardian, 400, 'validation_failed', 'guardian for an adult')
+  t.same(pointers(asGuardian), ['/body/method'])
+  problem(t, await consent(host.token, grant(adaP, v, { method: 'verbal_recorded' })), 409, 'proxy_not_allowed', "the host's word over ada's own decline")
+  problem(t, await consent(tenant.admin, grant(adaP, v, { method: 'verbal_recorded' })), 409, 'proxy_not_allowed', "an admin's word neither")
+  // Her own answer binds only its scope; her own later answer changes it.
+  t.equal((await consent(host.token, { participantId: adaP, scope: 'transcript', decision: 'declined', method: 'verbal_recorded' })).status, 201, 'a scope she has not answered herself')
+  t.equal((await consent(ada.token, grant(adaP, v))).status, 201, 'only she changes her own decision')
+
+  // A recording capturing her while she had declined is still refused: the latest record is hers.
+  const rows = await consentRows(tenant.accountId, meetingId)
+  t.same(rows.filter((row) => row.participantId === adaP && row.scope === 'recording').map((row) => [row.decision, row.method]), [['declined', 'explicit_toggle'], ['granted', 'click_continue']], 'no proxy record was written')
+
+  // A dial-in caller has no client of their own: the host's note of their verbal answer stands,
+  // and may be corrected by the host as long as they never answered themselves.
+  t.equal((await consent(host.token, grant(dialIn, v, { method: 'verbal_recorded' }))).status, 201)
+  t.equal((await consent(host.token, { participantId: dialIn, scope: 'recording', decision: 'withdrawn', method: 'verbal_recorded' })).status, 201)
+  // Once the caller answers through the client that joined them, their own answer binds.
+  t.equal((await consent(host.token, grant(dialIn, v))).status, 201, 'their own answer (click_continue through the joining client)')
+  problem(t, await consent(host.token, { participantId: dialIn, scope: 'recording', decision: 'withdrawn', method: 'verbal_recorded' }), 409, 'proxy_not_allowed', 'then a proxy cannot override it')
+
+  // A minor: the guardian's word is what counts, even after the minor's own click.
+  t.equal((await consent(host.token, { participantId: minor, scope: 'recording', decision: 'declined', method: 'click_continue' })).status, 201)
+  t.equal((await consent(host.token, grant(minor, v, { method: 'guardian', guardianName: 'Pat Parent' }))).status, 201, "a guardian answers for a minor over the minor's own")
+})
+
+t.test('receipt keys rotate: a replay returns the receipt first returned; the JWKS keeps every key', async (t) => {
+  const { api, clock, tenant, meetingId, rec, join } = await setup(t)
+  const ada = await tenant.user(['member'])
+  const adaP = (await join(ada.token)).participantId
+  const oldKey = api.config.receiptSigningKey!
+  const send = (app: TestApp, key: string, body: Body) => {
+    clock.tick(1)
+    return app.request({ method: 'POST', url: `/v1/meetings/${meetingId}/consents`, token: ada.token, body, headers: { 'idempotency-key': key } })
+  }
+  const first = await send(api, 'rotate-1', grant(adaP, rec.currentVersion.id))
+  t.equal(first.status, 201)
+  const oldKid = JSON.parse(Buffer.from(first.body.receipt.split('.')[0], 'base64url').toString()).kid
+
+  // The deployment rotates: a new current key, the old one retired.
+  const newKey = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string
+  const rotated = await buildTestApp(t, { clock, env: { RECEIPT_SIGNING_KEY: newKey, RECEIPT_RETIRED_KEYS: oldKey } })
+  const jwks = (await rotated.request({ method: 'GET', url: '/.well-known/jwks.json' })).body.keys
+  t.equal(jwks.length, 2, 'the current key and the retired one are published')
+  const newKid = jwks[0].kid
+  t.not(newKid, oldKid)
+  t.ok(jwks.some((key: { kid: string }) => key.kid === oldKid), 'the retired key still verifies old receipts')
+
+  const replay = await send(rotated, 'rotate-1', grant(adaP, rec.currentVersion.id))
+  t.equal(replay.status, 201)
+  t.equal(replay.headers['idempotent-replayed'], 'true')
+  t.equal(replay.body.receipt, first.body.receipt, 'the replay is the receipt first returned, not a re-signed one')
+  const fresh = await send(rotated, 'rotate-2', { participantId: adaP, scope: 'recording', decision: 'withdrawn', method: 'explicit_toggle' })
+  t.equal(JSON.parse(Buffer.from(fresh.body.receipt.split('.')[0], 'base64url').toString()).kid, newKid, 'a new record is signed with the current key')
+  const rows = await consentRows(tenant.accountId, meetingId)
+  t.same(rows.map((row) => row.receiptKid), [oldKid, newKid], 'each record keeps the id of the key that signed its receipt')
+
+  // A process that no longer holds the old key cannot answer the replay with a re-signed receipt.
+  const forgetful = await buildTestApp(t, { clock, env: { RECEIPT_SIGNING_KEY: newKey } })
+  problem(t, await send(forgetful, 'rotate-1', grant(adaP, rec.currentVersion.id)), 409, 'receipt_key_unavailable', 'the retired key is missing')
+})
+
+t.test('TRUST_PROXY: behind a load balancer the stored network is the client\'s, not the balancer\'s', async (t) => {
+  const { tenant, clock, meetingId, rec, join } = await setup(t)
+  const ada = await tenant.user(['member'])
+  const adaP = (await join(ada.token)).participantId
+  const through = async (app: TestApp) => {
+    clock.tick(1)
+    const res = await app.request({
+      method: 'POST',
+      url: `/v1/meetings/${meetingId}/consents`,
+      token: ada.token,
+      remoteAddress: '10.0.0.5',
+      headers: { 'x-forwarded-for': '203.0.113.77' },
+      body: grant(adaP, rec.currentVersion.id),
+    })
+    t.equal(res.status, 201)
+    return (await consentRows(tenant.accountId, meetingId)).find((row) => row.id === res.body.id)!.clientNetwork
+  }
+  t.equal(await through(await buildTestApp(t, { clock })), '10.0.0.0/24', 'off by default: the socket is the client (a forged header is ignored)')
+  t.equal(await through(await buildTestApp(t, { clock, env: { TRUST_PROXY: '10.0.0.0/8' } })), '203.0.113.0/24', 'a trusted balancer forwards the client')
+  t.equal(await through(await buildTestApp(t, { clock, env: { TRUST_PROXY: '192.168.0.1' } })), '10.0.0.0/24', 'an untrusted hop is not believed')
 })

@@ -24,7 +24,7 @@ const S = 1_000
 
 const EN1: FactVersion = { id: 'en-1', noticeId: 'notice-en', version: 1, requiresReconsent: false, publishedAt: at(0) }
 
-const person = (id: string, extra: Partial<FactParticipant> = {}): FactParticipant => ({ id, isMinor: false, guardianConsentAt: null, ...extra })
+const person = (id: string, extra: Partial<FactParticipant> = {}): FactParticipant => ({ id, isMinor: false, guardianConsentAt: null, devicesOff: false, ...extra })
 const stay = (participantId: string, fromMs: number, toMs: number | null): FactStay => ({
   participantId,
   joinedAt: at(fromMs),
@@ -347,4 +347,31 @@ t.test('rule 7, P-REC-2: a speaker is checked over their segments\' spans only; 
   )
   const empty = decide(f, tr([{ participantId: 'b', spans: [span(10 * S, 10 * S)] }, { participantId: 'a', spans: [span(1 * S, 2 * S)] }]))
   allowed(t, empty, ['a'], 'an empty span captures nobody')
+})
+
+// ---------------------------------------------------------------------------------------------
+// The switches (P-REC-5) and device permissions (P-SET-2)
+
+t.test('P-REC-5: an artefact switched off is refused whoever consented; without a kind some kind must be on', async (t) => {
+  const f = facts({ participants: [person('a')], stays: [stay('a', 0, null)], records: [rec('a', 'granted', 0)] })
+  const on = { cloud: true, local: true, transcript: true }
+  allowed(t, decide(f, request(1 * S, 2 * S, { switches: on, kind: 'cloud' })), ['a'], 'cloud on')
+  refused(t, decide(f, request(1 * S, 2 * S, { switches: { ...on, cloud: false }, kind: 'cloud' })), [{ participantId: null, rule: 'recording_disabled', at: 1 * S }], 'cloud off')
+  allowed(t, decide(f, request(1 * S, 2 * S, { switches: { ...on, cloud: false } })), ['a'], 'no kind, local on')
+  refused(t, decide(f, request(1 * S, 2 * S, { switches: { ...on, cloud: false, local: false } })), [{ participantId: null, rule: 'recording_disabled', at: 1 * S }], 'no kind, both off')
+  refused(t, decide(f, request(1 * S, 2 * S, { scope: 'transcript', switches: { ...on, transcript: false }, captured: [{ participantId: 'a', spans: [{ from: at(1 * S), to: at(2 * S) }] }] })), [{ participantId: null, rule: 'transcript_disabled', at: 1 * S }], 'transcripts off')
+  const both = decide(facts({ participants: [person('a')], stays: [stay('a', 0, null)], records: [], versions: [] }), request(1 * S, 2 * S, { switches: { ...on, local: false }, kind: 'local' }))
+  refused(t, both, [{ participantId: null, rule: 'recording_disabled', at: 1 * S }, { participantId: null, rule: 'notice_missing', at: 1 * S }], 'every meeting-wide violation at once')
+})
+
+t.test('P-SET-2: camera and microphone off make a recording violation unless excluded; a transcript is not a recording', async (t) => {
+  const f = facts({
+    participants: [person('a'), person('b', { devicesOff: true })],
+    stays: [stay('a', 0, null), stay('b', 0, null)],
+    records: [rec('a', 'granted', 0), rec('b', 'granted', 0)],
+  })
+  refused(t, decide(f, request(1 * S, 2 * S)), [{ participantId: 'b', rule: 'device_permission_off', at: 1 * S }], 'a grant does not lift the switch')
+  allowed(t, decide(f, request(1 * S, 2 * S, { excluded: ['b'] })), ['a'], 'excluded')
+  refused(t, decide(f, request(1 * S, 2 * S, { captured: [{ participantId: 'a' }] })), [{ participantId: 'b', rule: 'not_excluded', at: 1 * S }], 'explicit mode: present, not listed, not excluded')
+  allowed(t, decide(f, request(1 * S, 2 * S, { scope: 'transcript', captured: [{ participantId: 'b', spans: [{ from: at(1 * S), to: at(2 * S) }] }] })), ['b'], 'a transcript is decided on its own consent')
 })

@@ -95,7 +95,7 @@ async function setup(t: Test, options: { values?: Body; notices?: Scope[] } = {}
   const settings = async (values: Body) => {
     await must(api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/settings`, token: tenant.admin, body: { values } }), 200, 'settings')
   }
-  await settings({ 'recording.cloud.enabled': true, 'transcript.enabled': true, 'meeting.passcode_required': false, ...options.values })
+  await settings({ 'recording.cloud.enabled': true, 'transcript.enabled': true, 'meeting.passcode_required': false, 'meeting.waiting_room': false, ...options.values })
   const notice: Ctx['notice'] = {}
   const publishNotice = async (kind: Scope, ms: number, extra: Body = {}) => {
     clock.set(ms)
@@ -923,7 +923,7 @@ t.test('rule 8, P-REC-4: a withdrawal and a recording store race; a store is nev
     method: 'PATCH',
     url: `/v1/accounts/${tenant.accountId}/settings`,
     token: tenant.admin,
-    body: { values: { 'recording.cloud.enabled': true, 'meeting.passcode_required': false } },
+    body: { values: { 'recording.cloud.enabled': true, 'meeting.passcode_required': false, 'meeting.waiting_room': false } },
   })
   t.equal(patched.status, 200)
   const notice = await post(`/v1/accounts/${tenant.accountId}/notices`, tenant.admin, { kind: 'recording', locale: 'en', title: 'Recording', text: 'Recorded.' })
@@ -1196,4 +1196,76 @@ t.test('who may ask the gate: recorder, host and admin; an attendee is 403; anot
     t.equal(res.body.code, 'not_found')
   }
   t.same(await snapshot(ctx), before, 'asking stores nothing, not even an audit entry')
+})
+
+// ---------------------------------------------------------------------------------------------
+// One decision for preview and store; device permissions (issue 12)
+
+t.test('P-REC-5: the preview and the store run one decision: a switched-off kind is refused by both, with the same violations', async (t) => {
+  const ctx = await setup(t, { values: { 'recording.cloud.enabled': false, 'recording.local.enabled': true } })
+  const { host, joinUser, consent, decide, store, settings } = ctx
+  const hostP = await joinUser(host.token, 0)
+  await consent(host.token, hostP, 'recording', 'granted', 1 * S)
+  const window = { startedAt: I(2 * S), endedAt: I(10 * S) }
+
+  const cloudPreview = await decide({ scope: 'recording', kind: 'cloud', ...window })
+  verdict(t, cloudPreview, { allowed: false, violations: [{ participantId: null, rule: 'recording_disabled', at: I(2 * S) }] }, 'cloud, while cloud is off')
+  const cloudStore = await store(window, 20 * S)
+  t.equal(cloudStore.status, 409)
+  t.equal(cloudStore.body.code, 'recording_disabled', 'the store names the switch')
+  t.same(cloudStore.body.errors.map((e: any) => ({ participantId: e.participantId, rule: e.rule, at: e.at })), brief(cloudPreview.violations), 'the same violations as the preview')
+
+  verdict(t, await decide({ scope: 'recording', kind: 'local', ...window }), { allowed: true, captured: [hostP] }, 'local is on')
+  verdict(t, await decide({ scope: 'recording', ...window }), { allowed: true, captured: [hostP] }, 'no kind: some kind is on')
+  await settings({ 'recording.local.enabled': false })
+  verdict(t, await decide({ scope: 'recording', ...window }), { allowed: false, violations: [{ participantId: null, rule: 'recording_disabled', at: I(2 * S) }] }, 'no kind, none on')
+  await settings({ 'transcript.enabled': false })
+  verdict(t, await decide({ scope: 'transcript', ...window }), { allowed: false, violations: [{ participantId: null, rule: 'transcript_disabled', at: I(2 * S) }, { participantId: hostP, rule: 'consent_missing', at: I(2 * S) }] }, 'transcripts off, and no transcript consent either: every violation at once')
+  const kindOnTranscript = await ctx.post(`/v1/meetings/${ctx.meetingId}/recording-decisions`, ctx.recorder.token, { scope: 'transcript', kind: 'cloud', ...window })
+  t.equal(kindOnTranscript.status, 400, 'a kind belongs to recordings only')
+  // A window still running is answerable, as recorders ask mid-capture.
+  await settings({ 'recording.cloud.enabled': true })
+  ctx.clock.set(5 * S)
+  verdict(t, await decide({ scope: 'recording', kind: 'cloud', startedAt: I(2 * S), endedAt: I(60 * S) }), { allowed: true, captured: [hostP] }, 'mid-capture')
+})
+
+t.test('P-SET-2: a participant with camera and microphone off is never recorded unless excluded; the join answer says their permissions', async (t) => {
+  const ctx = await setup(t)
+  const { api, tenant, host, joinUser, joinGuest, consent, decide, store, settings } = ctx
+  const ada = await tenant.user(['member'])
+  const bo = await tenant.user(['member'])
+  const me = (token: string, values: Body) => api.request({ method: 'PATCH', url: '/v1/me/settings', token, body: { values } })
+  t.equal((await me(ada.token, { 'permissions.camera': false, 'permissions.microphone': false })).status, 200)
+  t.equal((await me(bo.token, { 'permissions.camera': false })).status, 200, 'bo keeps the microphone')
+
+  const hostP = await joinUser(host.token, 0)
+  ctx.clock.set(0)
+  const adaJoin = await ctx.must(ctx.post(`/v1/meetings/${ctx.meetingId}/participants`, ada.token, {}), 201, 'ada joins')
+  t.same(adaJoin.permissions, { camera: false, microphone: false, screenCapture: true }, "the join answer carries ada's own permissions")
+  const adaP = adaJoin.participantId
+  const boP = await joinUser(bo.token, 0)
+  for (const [token, p] of [[host.token, hostP], [ada.token, adaP], [bo.token, boP]] as const) await consent(token, p, 'recording', 'granted', 1 * S)
+  const window = { startedAt: I(2 * S), endedAt: I(10 * S) }
+
+  verdict(t, await decide({ scope: 'recording', ...window }), { allowed: false, violations: [{ participantId: adaP, rule: 'device_permission_off', at: I(2 * S) }] }, 'ada is present with both off: consent does not lift her switch')
+  const refused = await store(window, 20 * S)
+  t.equal(refused.status, 409)
+  t.equal(refused.body.code, 'consent_missing')
+  t.match(refused.body.errors, [{ participantId: adaP, rule: 'device_permission_off' }])
+  verdict(t, await decide({ scope: 'recording', ...window, excludedParticipantIds: [adaP] }), { allowed: true, captured: [hostP, boP] }, 'excluded, she is kept out and the rest may be recorded')
+  t.equal((await store({ ...window, excludedParticipantIds: [adaP] }, 20 * S)).status, 201)
+  verdict(t, await decide({ scope: 'transcript', ...window, capturedParticipantIds: [adaP] }), { allowed: false, violations: [{ participantId: adaP, rule: 'consent_missing', at: I(2 * S) }] }, 'transcripts are decided on transcript consent (no device rule)')
+
+  // The account switches devices off for everyone, guests included; a user's own "on" cannot lift a fixed lock.
+  await settings({ 'permissions.camera': false, 'permissions.microphone': false })
+  const guestP = await joinGuest('Visitor', 0)
+  await consent(host.token, guestP, 'recording', 'granted', 1 * S)
+  // Explicit mode: whoever is present and not captured is listed as excluded (rule 5).
+  const all = await decide({ scope: 'recording', ...window, capturedParticipantIds: [guestP, boP], excludedParticipantIds: [hostP, adaP] })
+  verdict(t, all, { allowed: false, violations: [{ participantId: guestP, rule: 'device_permission_off', at: I(2 * S) }, { participantId: boP, rule: 'device_permission_off', at: I(2 * S) }] }, 'the account layer applies to guests and users alike')
+  t.equal((await me(bo.token, { 'permissions.camera': true, 'permissions.microphone': true })).status, 200, 'bo turns both on for himself (no lock)')
+  const onlyBo = { scope: 'recording', ...window, capturedParticipantIds: [boP], excludedParticipantIds: [hostP, adaP, guestP] }
+  verdict(t, await decide(onlyBo), { allowed: true, captured: [boP] }, "bo's own layer wins where nothing is locked")
+  await api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/settings`, token: tenant.admin, body: { locks: { 'permissions.camera': 'fixed', 'permissions.microphone': 'fixed' } } })
+  verdict(t, await decide(onlyBo), { allowed: false, violations: [{ participantId: boP, rule: 'device_permission_off', at: I(2 * S) }] }, 'a fixed lock keeps them off')
 })

@@ -1,5 +1,6 @@
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
+import { verifyPasscode } from '../../src/lib/passcode.js'
 import { auditEntries, meetings, presenceIntervals } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
@@ -66,10 +67,24 @@ interface Ctx {
   must: (res: Promise<{ status: number; body: any }>, status: number, what: string) => Promise<any>
 }
 
-async function setup(t: Test, options: { tenant?: Body } = {}): Promise<Ctx> {
+/**
+ * `defaults`: keep the platform's defaults (a passcode generated for every meeting, the waiting
+ * room on). Otherwise the account turns both off, so the lifecycle tests see members join
+ * without them; both have tests of their own.
+ */
+async function setup(t: Test, options: { tenant?: Body; defaults?: boolean } = {}): Promise<Ctx> {
   const clock = new TestClock(T0)
   const api = await buildTestApp(t, { clock, env: { JOIN_URL_BASE } })
   const tenant = await createTenant(api, options.tenant)
+  if (!options.defaults) {
+    const open = await api.request({
+      method: 'PATCH',
+      url: `/v1/accounts/${tenant.accountId}/settings`,
+      token: tenant.admin,
+      body: { values: { 'meeting.passcode_required': false, 'meeting.waiting_room': false } },
+    })
+    if (open.status !== 200) throw new Error(`settings: ${JSON.stringify(open.body)}`)
+  }
   const get = (url: string, token: string) => api.request({ method: 'GET', url, token })
   const post = (url: string, token: string, body?: Body) =>
     api.request({ method: 'POST', url, token, ...(body === undefined ? {} : { body }) })
@@ -119,7 +134,7 @@ function problem(t: Test, res: { status: number; body: any }, status: number, co
 // 1. Create, read, update
 
 t.test('P-REC-7: create and read a meeting: every field, the join link, server-clock stamps', async (t) => {
-  const { tenant, clock, get, create } = await setup(t)
+  const { tenant, clock, get, create } = await setup(t, { defaults: true })
   const host = await tenant.user(['member'])
   clock.set('2026-12-01T09:15:30.250Z')
 
@@ -139,7 +154,8 @@ t.test('P-REC-7: create and read a meeting: every field, the join link, server-c
     durationMinutes: 90,
     timeZone: 'Europe/Paris',
     joinUrl: `${JOIN_URL_BASE}${created.id}`,
-    hasPasscode: false,
+    hasPasscode: true,
+    passcode: created.passcode,
     status: 'scheduled',
     startedAt: null,
     endedAt: null,
@@ -147,21 +163,42 @@ t.test('P-REC-7: create and read a meeting: every field, the join link, server-c
     createdAt: '2026-12-01T09:15:30.250Z',
     updatedAt: '2026-12-01T09:15:30.250Z',
   }, 'the caller hosts it; the offset is normalised to UTC; stamps come from the server clock')
+  t.match(created.passcode, /^[A-Za-z2-9]{10}$/, 'P-SET-1: none given while required (the default): the server generated one')
 
   const read = await get(meetingUrl(created.id), host.token)
   t.equal(read.status, 200)
-  t.same(read.body, created, 'GET answers what POST answered')
+  const { passcode, ...stored } = created
+  t.same(read.body, stored, 'GET answers what POST answered, but the passcode: it is shown once')
   const asAdmin = await get(meetingUrl(created.id), tenant.admin)
   t.equal(asAdmin.status, 200, 'an admin reads any meeting of the account')
 
   const row = await meetingRow(tenant.accountId, created.id)
-  t.equal(row?.passcodeHash, null, 'no passcode, no hash')
+  t.ok(await verifyPasscode(passcode, row!.passcodeHash!), 'only its hash is stored')
 
   const audit = await auditRows(tenant.accountId, 'meeting.created')
   t.equal(audit.length, 1, 'meeting.created audited')
   t.match(audit[0], { actorType: 'user', actorId: host.id, targetType: 'meeting', targetId: created.id })
   t.equal(audit[0]?.at.toISOString(), '2026-12-01T09:15:30.250Z')
-  t.same(audit[0]?.details, { fields: ['topic', 'scheduledStart', 'durationMinutes', 'timeZone'], passcode: false })
+  t.same(audit[0]?.details, { fields: ['topic', 'scheduledStart', 'durationMinutes', 'timeZone'], passcode: true, passcodeGenerated: true })
+  t.notOk(JSON.stringify(audit[0]?.details).includes(passcode), 'never the passcode itself')
+})
+
+t.test('P-SET-1: with meeting.passcode_required off for the host, a meeting without a passcode has none', async (t) => {
+  const { tenant, patch, create } = await setup(t, { defaults: true })
+  const host = await tenant.user(['member'])
+  t.equal((await patch(`/v1/me/settings`, host.token, { values: { 'meeting.passcode_required': false } })).status, 200)
+  const created = await create(host.token)
+  t.equal(created.hasPasscode, false)
+  t.notOk('passcode' in created, 'nothing generated')
+  t.equal((await meetingRow(tenant.accountId, created.id))?.passcodeHash, null, 'no passcode, no hash')
+
+  // A fixed account lock wins over the host's own choice: a member cannot create an open meeting.
+  const locked = await patch(`/v1/accounts/${tenant.accountId}/settings`, tenant.admin, { values: { 'meeting.passcode_required': true }, locks: { 'meeting.passcode_required': 'fixed' } })
+  t.equal(locked.status, 200)
+  const strict = await create(host.token)
+  t.equal(strict.hasPasscode, true, 'the lock binds')
+  t.type(strict.passcode, 'string')
+  t.equal((await meetingRow(tenant.accountId, created.id))?.passcodeHash, null, 'the meeting made before the lock keeps its state')
 })
 
 t.test('a passcode is stored only as a salted scrypt hash and never answered', async (t) => {
@@ -191,7 +228,7 @@ t.test('a passcode is stored only as a salted scrypt hash and never answered', a
   const audit = await auditRows(tenant.accountId, 'meeting.created')
   t.equal(audit.length, 2)
   for (const entry of audit) {
-    t.same(entry.details, { fields: ['topic', 'scheduledStart', 'durationMinutes', 'timeZone'], passcode: true }, 'says a passcode was set')
+    t.same(entry.details, { fields: ['topic', 'scheduledStart', 'durationMinutes', 'timeZone'], passcode: true, passcodeGenerated: false }, 'says a passcode was set')
     t.notOk(JSON.stringify(entry.details).includes(passcode), 'the audit names the passcode field, never its value')
   }
 })
@@ -228,7 +265,7 @@ t.test('create refuses unknown properties, a bad time zone, a time without offse
 })
 
 t.test('update changes fields and the passcode, audits meeting.updated with field names only', async (t) => {
-  const { tenant, clock, get, patch, create } = await setup(t)
+  const { tenant, clock, get, patch, create } = await setup(t, { defaults: true })
   const host = await tenant.user(['member'])
   const meeting = await create(host.token, { passcode: 'first-code' })
   const firstHash = (await meetingRow(tenant.accountId, meeting.id))!.passcodeHash
@@ -264,6 +301,12 @@ t.test('update changes fields and the passcode, audits meeting.updated with fiel
   t.same(updates[0]?.details, { fields: ['topic', 'scheduledStart', 'durationMinutes', 'timeZone', 'passcode'] }, 'names only')
   const details = JSON.stringify(updates[0]?.details)
   for (const secret of ['Secret merger talk', 'second-code', 'America/New_York']) t.notOk(details.includes(secret), `no value (${secret}) in the audit`)
+
+  // While a passcode is required it cannot be removed; the meeting turns the requirement off first.
+  const kept = await patch(meetingUrl(meeting.id), tenant.admin, { passcode: null })
+  t.equal(kept.status, 409)
+  t.equal(kept.body.code, 'passcode_required')
+  t.equal((await patch(`${meetingUrl(meeting.id)}/settings`, host.token, { values: { 'meeting.passcode_required': false } })).status, 200)
 
   // An admin may change it too; null removes the passcode.
   const removed = await patch(meetingUrl(meeting.id), tenant.admin, { passcode: null })
@@ -564,7 +607,7 @@ t.test('tenancy: a member or admin of account B gets 404 for everything of accou
 // 4. The meeting settings layer
 
 t.test('P-SET-1, P-SET-3: the meeting layer: GET/PATCH by host or admin, provenance meeting, inheritance from the host\'s chain', async (t) => {
-  const { tenant, clock, get, patch, create } = await setup(t)
+  const { tenant, clock, get, patch, create } = await setup(t, { defaults: true })
   const host = await tenant.user(['member'])
   const otherHost = await tenant.user(['member'])
   const meeting = await create(host.token)
@@ -633,7 +676,7 @@ t.test('P-SET-1, P-SET-3: the meeting layer: GET/PATCH by host or admin, provena
 })
 
 t.test('P-SET-3: account and group locks bind the meeting layer (409 setting_locked / setting_floor)', async (t) => {
-  const { api, tenant, get, patch, create } = await setup(t)
+  const { api, tenant, get, patch, create } = await setup(t, { defaults: true })
   const host = await tenant.user(['member'])
   const meeting = await create(host.token)
   const url = `${meetingUrl(meeting.id)}/settings`

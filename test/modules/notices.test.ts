@@ -79,7 +79,8 @@ async function setup(t: Test): Promise<Ctx> {
       201,
       'create meeting',
     )
-    return must(post(`/v1/meetings/${meeting.id}/start`, token), 200, 'start meeting')
+    // The generated passcode goes with the meeting, as its host would share it.
+    return { ...(await must(post(`/v1/meetings/${meeting.id}/start`, token), 200, 'start meeting')), passcode: meeting.passcode as string }
   }
   return { api, clock, tenant, get, post, patch, must, notice, publish, live }
 }
@@ -548,7 +549,7 @@ t.test('GET /v1/meetings/{id}/notices lists only the kinds that apply to the mee
   const stranger = await tenant.user(['member'])
   const recorder = await tenant.user(['recorder'])
   problem(t, await get(url, ada.token), 404, 'not_found', 'a member before joining')
-  t.equal((await post(`/v1/meetings/${meeting.id}/participants`, ada.token, {})).status, 201, 'ada joins')
+  t.equal((await post(`/v1/meetings/${meeting.id}/participants`, ada.token, { passcode: meeting.passcode })).status, 201, 'ada joins')
   t.same(await kinds(ada.token), ['attention_tracking', 'privacy_policy', 'transcript'], 'a participant reads them')
   t.equal((await get(url, tenant.admin)).status, 200, 'an admin')
   t.equal((await get(url, recorder.token)).status, 200, 'the recorder')

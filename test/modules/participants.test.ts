@@ -58,10 +58,19 @@ interface Ctx {
   list: (meetingId: string, token: string) => Promise<any[]>
 }
 
-async function setup(t: Test, options: { tenant?: Body; at?: string } = {}): Promise<Ctx> {
+/**
+ * `defaults`: keep the platform's defaults (waiting room on). Otherwise the account turns the
+ * waiting room off, so the tests of presence see joiners enter at once; the waiting room has
+ * tests of its own.
+ */
+async function setup(t: Test, options: { tenant?: Body; at?: string; defaults?: boolean } = {}): Promise<Ctx> {
   const clock = new TestClock(options.at ?? T0)
   const api = await buildTestApp(t, { clock })
   const tenant = await createTenant(api, options.tenant)
+  if (!options.defaults) {
+    const open = await api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/settings`, token: tenant.admin, body: { values: { 'meeting.waiting_room': false } } })
+    if (open.status !== 200) throw new Error(`settings: ${JSON.stringify(open.body)}`)
+  }
   const get = (url: string, token: string) => api.request({ method: 'GET', url, token })
   const post = (url: string, token: string, body?: Body) =>
     api.request({ method: 'POST', url, token, ...(body === undefined ? {} : { body }) })
@@ -72,17 +81,26 @@ async function setup(t: Test, options: { tenant?: Body; at?: string } = {}): Pro
     if (done.status !== status) throw new Error(`${what}: expected ${status}, got ${done.status} ${JSON.stringify(done.body)}`)
     return done.body
   }
-  const create = (token: string, overrides: Body = {}) =>
-    must(
+  // The passcodes the server generated, as a client that created the meeting would keep them.
+  const generated = new Map<string, string>()
+  const create = async (token: string, overrides: Body = {}) => {
+    const meeting = await must(
       post('/v1/meetings', token, { topic: 'Standup', scheduledStart: '2026-12-01T09:00:00Z', durationMinutes: 30, timeZone: 'UTC', ...overrides }),
       201,
       'create meeting',
     )
+    if (meeting.passcode) generated.set(meeting.id, meeting.passcode)
+    return meeting
+  }
   const live = async (token: string, overrides: Body = {}) => {
     const meeting = await create(token, overrides)
     return must(post(`/v1/meetings/${meeting.id}/start`, token), 200, 'start meeting')
   }
-  const join = (meetingId: string, token: string, body: Body = {}) => post(`/v1/meetings/${meetingId}/participants`, token, body)
+  /** Joins with the generated passcode unless the body names one (the passcode tests use their own). */
+  const join = (meetingId: string, token: string, body: Body = {}) => {
+    const passcode = generated.get(meetingId)
+    return post(`/v1/meetings/${meetingId}/participants`, token, passcode && !('passcode' in body) ? { ...body, passcode } : body)
+  }
   const leave = (meetingId: string, participantId: string, token: string) =>
     post(`/v1/meetings/${meetingId}/participants/${participantId}/leave`, token)
   const list = async (meetingId: string, token: string) => {
@@ -168,6 +186,7 @@ t.test('P-REC-7: join, leave, rejoin: one participant, two exact intervals, tota
     role: 'attendee',
     isMinor: false,
     present: false,
+      waiting: false,
     intervals: [
       { joinedAt: T, leftAt: plus(T, 60) },
       { joinedAt: plus(T, 120), leftAt: plus(T, 150) },
@@ -293,7 +312,7 @@ t.test('P-MIN-1: guests: each join is a new participant with its display name an
   const kid = await join(meeting.id, parent.token, { guest: { displayName: 'Kim (child)', isMinor: true } })
   t.equal(kid.status, 201)
   t.equal(kid.body.role, 'attendee')
-  t.same(kid.body.settings, DEFAULT_JOIN_SETTINGS, 'the guest\'s client gets the settings too')
+  t.same(kid.body.settings, { ...DEFAULT_JOIN_SETTINGS, waitingRoom: false }, 'the guest\'s client gets the settings too (this account turned the waiting room off)')
   const kid2 = await join(meeting.id, parent.token, { guest: { displayName: 'Kim (child)', isMinor: true } })
   t.equal(kid2.status, 201)
   t.not(kid2.body.participantId, kid.body.participantId, 'the same name again is another participant')
@@ -313,6 +332,7 @@ t.test('P-MIN-1: guests: each join is a new participant with its display name an
       role: 'attendee',
       isMinor: minor,
       present: true,
+      waiting: false,
       intervals: [{ joinedAt: '2026-12-01T09:30:00.000Z', leftAt: null }],
       totalSeconds: 0,
     }, `${name}: guest, minor ${minor}`)
@@ -321,7 +341,7 @@ t.test('P-MIN-1: guests: each join is a new participant with its display name an
   t.equal(rows.length, 3)
   t.ok(rows.every((row) => row.userId === null && row.joinedBy === parent.id), 'no user row; the joining client is recorded')
   const audit = await auditRows(tenant.accountId, 'participant.joined')
-  t.same(audit.map((row) => row.details), [kid, kid2, adult].map((res) => ({ participantId: res.body.participantId, role: 'attendee', guest: true })))
+  t.same(audit.map((row) => row.details), [kid, kid2, adult].map((res) => ({ participantId: res.body.participantId, role: 'attendee', guest: true, waiting: false })))
   t.ok(audit.every((row) => !JSON.stringify(row.details).includes('Kim')), 'the audit holds ids, not names')
 
   // Who may make a guest leave: the client that joined them, the host, an admin; not another member.
@@ -385,7 +405,7 @@ t.test('P-MIN-1: a user the account marks a minor joins as a minor (flag, or a b
     body: { topic: 'Lenient', scheduledStart: '2026-12-02T12:00:00Z', durationMinutes: 30, timeZone: 'UTC' },
   })
   await api.request({ method: 'POST', url: `/v1/meetings/${create.body.id}/start`, token: lenient.admin })
-  t.equal((await join(create.body.id, teen.token)).status, 201)
+  t.equal((await join(create.body.id, teen.token, { passcode: create.body.passcode })).status, 201)
   const lenientList = await api.request({ method: 'GET', url: `/v1/meetings/${create.body.id}/participants`, token: lenient.admin })
   t.equal(lenientList.body.items[0]?.isMinor, false, '15 is not under a threshold of 13')
 })
@@ -455,10 +475,11 @@ t.test('P-SET-1: meeting.passcode_required false at the meeting or account layer
   t.equal((await join(byMeeting.id, ada.token)).status, 201, 'no passcode needed')
   t.equal((await join(byMeeting.id, bo.token, { passcode: 'anything-at-all' })).status, 201, 'a wrong one is ignored')
 
-  // No passcode set: nothing to check, even though passcode_required is on.
-  const open = await live(host.token)
-  t.equal(open.hasPasscode, false)
-  t.equal((await join(open.id, ada.token)).status, 201)
+  // None given while required: the server generated one (the helper joins with it).
+  const generatedOne = await live(host.token)
+  t.equal(generatedOne.hasPasscode, true)
+  problem(t, await join(generatedOne.id, ada.token, { passcode: 'not-the-one' }), 403, 'passcode_invalid', 'a generated passcode is checked like a chosen one')
+  t.equal((await join(generatedOne.id, ada.token)).status, 201)
 
   // Account layer.
   const byAccount = await live(host.token, { passcode: 'account-code' })
@@ -485,7 +506,7 @@ t.test('P-SET-1: meeting.passcode_required false at the meeting or account layer
 // 4. The join answer
 
 t.test('P-SET-1, P-ATT-1: the join answer carries the effective meeting settings; attention tracking only when the account allows and the meeting enables it', async (t) => {
-  const { tenant, patch, join, live } = await setup(t)
+  const { tenant, patch, join, live } = await setup(t, { defaults: true })
   const host = await tenant.user(['member'])
   const meeting = await live(host.token)
   const settingsUrl = `/v1/meetings/${meeting.id}/settings`
@@ -708,7 +729,7 @@ t.test('P-REC-7: a join that read the meeting as live cannot leave an open stay 
   const meeting = await live(host.token)
 
   // The join checks the status, then reads the effective settings: it waits there while the meeting ends.
-  const { atGate, release } = gate(t, api.app.services.settings, 'effectiveForMeeting', 'after')
+  const { atGate, release } = gate(t, api.app.services.settings, 'forJoin', 'after')
   clock.set('2026-12-01T09:20:00.000Z')
   const joining = join(meeting.id, ada.token)
   await atGate
@@ -747,19 +768,19 @@ t.test('a guest join writes the participant, the stay and the audit event in one
   t.equal(stay?.participantId, result.body.participantId)
   t.equal(stay?.joinedAt.toISOString(), T0, 'on the server clock')
   const [entry] = await auditRows(tenant.accountId, 'participant.joined')
-  t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: true }, 'the audit event is chained before the answer')
+  t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: true, waiting: false }, 'the audit event is chained before the answer')
 })
 
 t.test('P-REC-7: a guest join that read the meeting as live writes nothing when the meeting ended meanwhile', async (t) => {
-  const { api, tenant, clock, post, live } = await setup(t)
+  const { api, tenant, clock, post, join, live } = await setup(t)
   const host = await tenant.user(['member'])
   const client = await tenant.user(['member'])
   const meeting = await live(host.token)
 
   // The guest's one-statement write locks the meeting only while it is live: here it ended between.
-  const { atGate, release } = gate(t, api.app.services.settings, 'effectiveForMeeting', 'after')
+  const { atGate, release } = gate(t, api.app.services.settings, 'forJoin', 'after')
   clock.set('2026-12-01T09:20:00.000Z')
-  const joining = post(`/v1/meetings/${meeting.id}/participants`, client.token, { guest: { displayName: 'Late guest' } })
+  const joining = join(meeting.id, client.token, { guest: { displayName: 'Late guest' } })
   await atGate
   t.equal((await post(`/v1/meetings/${meeting.id}/end`, host.token)).status, 200, 'the meeting ends')
   release()
@@ -790,4 +811,123 @@ t.test('a meeting-settings change that raced the meeting\'s end is refused (meet
   t.equal(patched.body?.code, 'meeting_closed')
   const layer = await get(`/v1/meetings/${meeting.id}/settings`, host.token)
   t.same(layer.body.values, {}, 'an ended meeting\'s settings did not change')
+})
+
+// ---------------------------------------------------------------------------------------------
+// The waiting room and roles (issue 12)
+
+t.test('P-SET-1: the waiting room (on by default) holds joiners without presence until the host, a cohost or an admin admits them', async (t) => {
+  const { tenant, clock, post, patch, join, leave, list, live } = await setup(t, { defaults: true })
+  const host = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const bo = await tenant.user(['member'])
+  const deputy = await tenant.user(['member'])
+  const kiosk = await tenant.user(['member'])
+  const meeting = await live(host.token)
+
+  clock.set('2026-12-01T09:00:10.000Z')
+  const adaJoin = await join(meeting.id, ada.token)
+  t.equal(adaJoin.status, 201)
+  t.equal(adaJoin.body.waiting, true, 'the join answer says waiting')
+  t.equal(adaJoin.body.settings.waitingRoom, true)
+  const walkIn = await join(meeting.id, kiosk.token, { guest: { displayName: 'Walk-in' } })
+  t.equal(walkIn.body.waiting, true, "a guest joined by a member's client waits too")
+  t.same(await stayRows(tenant.accountId, meeting.id), [], 'no presence interval: nothing can capture them')
+  problem(t, await join(meeting.id, ada.token), 409, 'already_present', 'waiting already')
+
+  // Who enters at once: the host, an admin, a guest the host's client joins, a cohost.
+  const hostJoin = await join(meeting.id, host.token)
+  t.equal(hostJoin.body.waiting, false, 'the host')
+  t.equal((await join(meeting.id, tenant.admin)).body.waiting, false, 'an admin')
+  t.equal((await join(meeting.id, host.token, { guest: { displayName: 'Room system' } })).body.waiting, false, "a guest the host's client joins")
+  const deputyJoin = await join(meeting.id, deputy.token)
+  t.equal(deputyJoin.body.waiting, true)
+
+  // The gate does not count a waiting participant as present.
+  const waitingNow = (await list(meeting.id, host.token)).filter((item) => item.waiting).map((item) => item.id).sort()
+  t.same(waitingNow, [adaJoin.body.participantId, walkIn.body.participantId, deputyJoin.body.participantId].sort(), 'the list shows who waits')
+
+  // Only the host, a cohost or an admin admits.
+  problem(t, await post(`/v1/meetings/${meeting.id}/participants/${adaJoin.body.participantId}/admit`, bo.token), 404, 'not_found', 'a member outside the meeting')
+  problem(t, await post(`/v1/meetings/${meeting.id}/participants/${adaJoin.body.participantId}/admit`, deputy.token), 403, 'forbidden', 'a waiting attendee')
+  const promoted = await patch(`/v1/meetings/${meeting.id}/participants/${deputyJoin.body.participantId}`, host.token, { role: 'cohost' })
+  t.equal(promoted.status, 200)
+  clock.set('2026-12-01T09:00:30.000Z')
+  const admitted = await post(`/v1/meetings/${meeting.id}/participants/${adaJoin.body.participantId}/admit`, deputy.token)
+  t.equal(admitted.status, 200, 'a cohost admits', { body: admitted.body })
+  t.same(admitted.body, { participantId: adaJoin.body.participantId, admittedAt: '2026-12-01T09:00:30.000Z' })
+  problem(t, await post(`/v1/meetings/${meeting.id}/participants/${adaJoin.body.participantId}/admit`, host.token), 409, 'not_waiting', 'admitted already')
+  problem(t, await post(`/v1/meetings/${meeting.id}/participants/${hostJoin.body.participantId}/admit`, host.token), 409, 'not_waiting', 'the host never waited')
+  problem(t, await post(`/v1/meetings/${meeting.id}/participants/00000000-0000-4000-8000-000000000000/admit`, host.token), 404, 'not_found', 'unknown participant')
+  const adaStays = (await stayRows(tenant.accountId, meeting.id)).filter((stay) => stay.participantId === adaJoin.body.participantId)
+  t.same(adaStays.map((stay) => stay.joinedAt.toISOString()), ['2026-12-01T09:00:30.000Z'], 'presence counts from admission, not from the join')
+  t.equal((await auditRows(tenant.accountId, 'participant.admitted')).length, 1)
+  t.equal((await auditRows(tenant.accountId, 'participant.waiting')).length, 2, "the users' waits are audited (the guest's join event says waiting)")
+
+  // The preview of a window that covers the wait does not see the waiting guest.
+  await patch(`/v1/accounts/${tenant.accountId}/settings`, tenant.admin, { values: { 'recording.cloud.enabled': true } })
+  const decision = await post(`/v1/meetings/${meeting.id}/recording-decisions`, host.token, { scope: 'recording', startedAt: '2026-12-01T09:00:05.000Z', endedAt: '2026-12-01T09:00:20.000Z' })
+  t.equal(decision.status, 200)
+  t.notOk(decision.body.capturedParticipantIds.includes(walkIn.body.participantId), 'a waiting participant is never captured')
+  t.notOk(decision.body.capturedParticipantIds.includes(adaJoin.body.participantId), 'nor one admitted after the window')
+
+  // Leaving the waiting room, and the meeting's end, empty it.
+  t.equal((await leave(meeting.id, walkIn.body.participantId, kiosk.token)).status, 204, 'a waiting guest leaves')
+  problem(t, await leave(meeting.id, walkIn.body.participantId, kiosk.token), 409, 'not_present', 'gone already')
+  const late = await join(meeting.id, bo.token)
+  t.equal(late.body.waiting, true)
+  t.equal((await post(`/v1/meetings/${meeting.id}/end`, host.token)).status, 200)
+  const after = await list(meeting.id, host.token)
+  t.ok(after.every((item) => item.waiting === false && item.present === false), 'the end empties the waiting room too')
+})
+
+t.test('P-SET-1: a meeting turns its waiting room off where the locks allow; a fixed lock keeps it on', async (t) => {
+  const { tenant, patch, join, live } = await setup(t, { defaults: true })
+  const host = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const open = await live(host.token)
+  t.equal((await patch(`/v1/meetings/${open.id}/settings`, host.token, { values: { 'meeting.waiting_room': false } })).status, 200)
+  t.equal((await join(open.id, ada.token)).body.waiting, false, 'off for this meeting: straight in')
+
+  const locked = await patch(`/v1/accounts/${tenant.accountId}/settings`, tenant.admin, { values: { 'meeting.waiting_room': true }, locks: { 'meeting.waiting_room': 'fixed' } })
+  t.equal(locked.status, 200)
+  const strict = await live(host.token)
+  problem(t, await patch(`/v1/meetings/${strict.id}/settings`, host.token, { values: { 'meeting.waiting_room': false } }), 409, 'setting_locked')
+  t.equal((await join(strict.id, ada.token)).body.waiting, true, 'the lock binds')
+})
+
+t.test('roles follow the meeting: the host or an admin makes a cohost, who admits and lists; the host stays host', async (t) => {
+  const { api, tenant, get, patch, join, live } = await setup(t, { defaults: true })
+  const host = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const bo = await tenant.user(['member'])
+  const stranger = await tenant.user(['member'])
+  const meeting = await live(host.token)
+  const hostP = (await join(meeting.id, host.token)).body.participantId
+  const adaP = (await join(meeting.id, ada.token)).body.participantId
+  const boP = (await join(meeting.id, bo.token)).body.participantId
+  const guestP = (await join(meeting.id, host.token, { guest: { displayName: 'Visitor' } })).body.participantId
+  const url = (id: string) => `/v1/meetings/${meeting.id}/participants/${id}`
+
+  problem(t, await get(`/v1/meetings/${meeting.id}/participants`, ada.token), 403, 'forbidden', 'an attendee does not list')
+  problem(t, await patch(url(boP), ada.token, { role: 'cohost' }), 403, 'forbidden', 'an attendee does not promote')
+  problem(t, await patch(url(boP), stranger.token, { role: 'cohost' }), 404, 'not_found', 'a stranger')
+  const other = await createTenant(api)
+  problem(t, await patch(url(boP), other.admin, { role: 'cohost' }), 404, 'not_found', "another account's admin")
+  problem(t, await patch(url(hostP), tenant.admin, { role: 'attendee' }), 409, 'host_role_fixed')
+  problem(t, await patch(url(guestP), host.token, { role: 'cohost' }), 409, 'cohost_needs_user')
+  problem(t, await patch(url(adaP), host.token, { role: 'host' }), 400, 'validation_failed', 'nobody is made host')
+
+  const promoted = await patch(url(adaP), host.token, { role: 'cohost' })
+  t.equal(promoted.status, 200)
+  t.match(promoted.body, { id: adaP, role: 'cohost', waiting: true, present: false })
+  t.equal((await get(`/v1/meetings/${meeting.id}/participants`, ada.token)).status, 200, 'a cohost lists participants')
+  t.equal((await api.request({ method: 'POST', url: `${url(boP)}/admit`, token: ada.token })).status, 200, 'and admits')
+  const again = await patch(url(adaP), tenant.admin, { role: 'attendee' })
+  t.equal(again.body.role, 'attendee', 'an admin demotes')
+  problem(t, await get(`/v1/meetings/${meeting.id}/participants`, ada.token), 403, 'forbidden', 'the power went with the role')
+  const changes = await auditRows(tenant.accountId, 'participant.role_changed')
+  t.same(changes.map((row) => row.details), [{ participantId: adaP, from: 'attendee', to: 'cohost' }, { participantId: adaP, from: 'cohost', to: 'attendee' }])
+  t.equal((await patch(url(adaP), tenant.admin, { role: 'attendee' })).status, 200, 'the same role again changes nothing')
+  t.equal((await auditRows(tenant.accountId, 'participant.role_changed')).length, 2)
 })

@@ -97,7 +97,7 @@ async function setup(t: Test, options: { env?: Record<string, string>; values?: 
           'recording.cloud.enabled': true,
           'recording.local.enabled': true,
           'recording.auto_delete_days': 7,
-          'meeting.passcode_required': false,
+          'meeting.passcode_required': false, 'meeting.waiting_room': false,
           ...options.values,
         },
       },
@@ -801,4 +801,83 @@ t.test('P-GOV-2: after registering, storing, refusing, reading and deleting, the
   t.equal(verify.status, 200)
   t.same(verify.body, { valid: true, entriesChecked: trail.length, firstInvalidSeq: null, headSeq: trail[trail.length - 1]!.seq })
   t.same(ctx.leftovers(), [])
+})
+
+// ---------------------------------------------------------------------------------------------
+// Support access (issue 12, P-REC-6)
+
+t.test('P-REC-6: the operator reads recordings and transcripts only while a support grant runs; each read is audited with the grant', async (t) => {
+  const ctx = await setup(t, { values: { 'transcript.enabled': true } })
+  const { api, clock, tenant, host, recorder, get, post, del, put, must, record, url, hostP, aliceP } = ctx
+  const operator = tokenFor(api.config, { sub: 'platform-operator', acc: tenant.accountId, roles: ['platform'] })
+  const stored = await record(recorder.token)
+  const bytes = randomBytes(2048)
+  await must(put(url(`/${stored.id}/content`), recorder.token, bytes), 200, 'upload')
+  clock.set(at(1))
+  const transcriptNotice = await must(post(`/v1/accounts/${tenant.accountId}/notices`, tenant.admin, { kind: 'transcript', locale: 'en', title: 'Transcript', text: 'This meeting is transcribed.' }), 201, 'transcript notice')
+  clock.set(at(2))
+  await must(post(`/v1/meetings/${ctx.meetingId}/consents`, host.token, { participantId: hostP, scope: 'transcript', decision: 'granted', noticeVersionId: transcriptNotice.currentVersion.id, method: 'click_continue' }), 201, 'grant transcript')
+  clock.set(at(120))
+  const transcript = await must(
+    post(`/v1/meetings/${ctx.meetingId}/transcripts`, recorder.token, { startedAt: START, endedAt: END, redact: true, segments: [{ speakerParticipantId: hostP, startMs: 1000, endMs: 2000, text: 'Hello' }, { speakerParticipantId: aliceP, startMs: 3000, endMs: 4000, text: 'Hi' }] }),
+    201,
+    'transcript',
+  )
+  const reads = [
+    url(),
+    url(`/${stored.id}`),
+    url(`/${stored.id}/content`),
+    `/v1/meetings/${ctx.meetingId}/transcripts`,
+    `/v1/meetings/${ctx.meetingId}/transcripts/${transcript.id}`,
+  ]
+  const statuses = async () => Promise.all(reads.map(async (path) => (path.endsWith('/content') ? (await download(api, path, operator)).status : (await get(path, operator)).status)))
+
+  t.same(await statuses(), [404, 404, 404, 404, 404], 'without a grant the operator finds nothing')
+
+  // Who grants: an admin of the account only.
+  const grants = `/v1/accounts/${tenant.accountId}/support-grants`
+  const until = (hours: number) => new Date(Date.parse(at(120)) + hours * 3600_000).toISOString()
+  t.equal((await post(grants, host.token, { reason: 'Ticket 42', until: until(2) })).status, 403, 'a member')
+  t.equal((await post(grants, operator, { reason: 'Ticket 42', until: until(2) })).status, 403, 'the operator cannot grant itself')
+  const other = await createTenant(api)
+  t.equal((await post(grants, other.admin, { reason: 'Ticket 42', until: until(2) })).status, 404, "another account's admin")
+  const past = await post(grants, tenant.admin, { reason: 'Ticket 42', until: at(100) })
+  t.equal(past.status, 400, 'an end in the past')
+  t.equal((await post(grants, tenant.admin, { reason: 'Ticket 42', until: until(31 * 24) })).status, 400, 'more than 30 days')
+  t.equal((await post(grants, tenant.admin, { reason: '   ', until: until(2) })).status, 400, 'no reason')
+
+  const grant = await must(post(grants, tenant.admin, { reason: 'Ticket 42: playback fails', until: until(2) }), 201, 'grant')
+  t.match(grant, { accountId: tenant.accountId, reason: 'Ticket 42: playback fails', endsAt: until(2), revokedAt: null, active: true, grantedBy: tenant.adminId })
+  t.same(await statuses(), [200, 200, 200, 200, 200], 'while it runs the operator reads')
+  const content = await download(api, url(`/${stored.id}/content`), operator)
+  t.ok(Buffer.compare(content.bytes, bytes) === 0, 'the bytes themselves')
+  t.equal((await del(url(`/${stored.id}`), operator)).status, 403, 'reading only: the operator deletes nothing')
+  const listed = await must(get(grants, operator), 200, 'the operator sees its grants')
+  t.equal(listed.items.length, 1)
+
+  const { db } = await testDatabase()
+  const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+  const withGrant = trail.filter((row) => (row.details as { grantId?: string }).grantId === grant.id)
+  t.same(
+    withGrant.map((row) => row.action).sort(),
+    ['recording.content_read', 'recording.content_read', 'support_grant.read', 'support_grant.read', 'support_grant.read', 'transcript.read'],
+    'every read names the grant: two lists and a recording, two downloads, a transcript text',
+  )
+  t.ok(withGrant.every((row) => row.actorType === 'platform'), 'by the operator')
+  t.ok(trail.some((row) => row.action === 'support_grant.created' && row.targetId === grant.id))
+
+  // The grant ends: by time, or revoked by an admin.
+  clock.set(until(2))
+  t.same(await statuses(), [404, 404, 404, 404, 404], 'at its end, access ends')
+  const second = await must(post(grants, tenant.admin, { reason: 'Ticket 43', until: until(3) }), 201, 'second grant')
+  t.equal((await get(url(), operator)).status, 200)
+  const revoked = await must(api.request({ method: 'DELETE', url: `${grants}/${second.id}`, token: tenant.admin }), 200, 'revoke')
+  t.match(revoked, { active: false, revokedBy: tenant.adminId })
+  t.equal((await get(url(), operator)).status, 404, 'revoked: no access')
+  t.equal((await api.request({ method: 'DELETE', url: `${grants}/${second.id}`, token: tenant.admin })).status, 200, 'revoking again changes nothing')
+  t.equal((await api.request({ method: 'DELETE', url: `${grants}/00000000-0000-4000-8000-000000000000`, token: tenant.admin })).status, 404)
+  // A grant of one account opens nothing of another.
+  const elsewhere = tokenFor(api.config, { sub: 'platform-operator', acc: other.accountId, roles: ['platform'] })
+  await must(post(grants, tenant.admin, { reason: 'Ticket 44', until: until(3) }), 201, 'third grant')
+  t.equal((await get(url(), elsewhere)).status, 404, "the grant is the account's own")
 })

@@ -86,7 +86,7 @@ async function setup(t: Test, options: { values?: Body } = {}): Promise<Ctx> {
       method: 'PATCH',
       url: `/v1/accounts/${tenant.accountId}/settings`,
       token: tenant.admin,
-      body: { values: { 'recording.cloud.enabled': true, 'transcript.enabled': true, 'meeting.passcode_required': false, ...options.values } },
+      body: { values: { 'recording.cloud.enabled': true, 'transcript.enabled': true, 'meeting.passcode_required': false, 'meeting.waiting_room': false, ...options.values } },
     }),
     200,
     'settings',
@@ -189,10 +189,12 @@ t.test('transcript.enabled false: 409 transcript_disabled, nothing written; swit
   const ctx = await setup(t, { values: { 'transcript.enabled': false } })
   const { api, tenant, meetingId, recorder, post, url, must, transcribe, hostP } = ctx
   const body = { startedAt: START, endedAt: END, segments: [segment(hostP, 0, 1000, 'Good morning')] }
-  problem(t, await post(url(), recorder.token, body), 409, 'transcript_disabled')
+  const off = await post(url(), recorder.token, body)
+  problem(t, off, 409, 'transcript_disabled')
+  t.match(off.body.errors, [{ rule: 'transcript_disabled', participantId: null }], 'the switch is one of the decision\'s rules, named like any other')
   t.equal((await transcriptRows(tenant.accountId, meetingId)).length, 0, 'no row')
   t.equal((await grantRows(tenant.accountId, meetingId, 'transcript')).length, 0, 'no grant')
-  t.equal((await auditRows(tenant.accountId, 'transcript.rejected')).length, 0, 'a switched-off feature is no gate refusal')
+  t.equal((await auditRows(tenant.accountId, 'transcript.rejected')).length, 1, 'refused like any store the gate refuses (rule 6)')
 
   await must(api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/settings`, token: tenant.admin, body: { values: { 'transcript.enabled': true } } }), 200, 'on')
   const stored = await transcribe(recorder.token, body)

@@ -103,10 +103,11 @@ for (const [algorithm, keyType] of [
         : generateKeyPairSync('ec', { namedCurve: 'P-256' })
     const publicPem = publicKey.export({ type: 'spki', format: 'pem' }).toString()
     const privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-    const api = await buildTestApp(t, { env: { JWT_PUBLIC_KEY: publicPem, JWT_SECRET: '' } })
+    const idp = { JWT_ISSUER: 'https://idp.example', JWT_AUDIENCE: 'consentry' }
+    const api = await buildTestApp(t, { env: { JWT_PUBLIC_KEY: publicPem, JWT_SECRET: '', ...idp } })
     t.equal(api.config.jwt.algorithm, algorithm, 'the algorithm is inferred from the key')
     const tenant = await createTenant(await buildTestApp(t))
-    const claims = { sub: tenant.adminId, acc: tenant.accountId, roles: ['admin'] }
+    const claims = { sub: tenant.adminId, acc: tenant.accountId, roles: ['admin'], iss: idp.JWT_ISSUER, aud: idp.JWT_AUDIENCE }
 
     const good = createSigner({ key: privatePem, algorithm, expiresIn: 60_000 })(claims)
     t.equal((await api.request({ method: 'GET', url: '/v1/me', token: good })).status, 200)
@@ -132,4 +133,42 @@ t.test('roles are checked after tenancy: a member on an admin route is 403, anot
   const otherAccount = await api.request({ method: 'GET', url: `/v1/accounts/${b.accountId}/users`, token: member.token })
   t.equal(otherAccount.status, 404)
   t.equal(otherAccount.body.code, 'not_found')
+})
+
+t.test('a token lives at most JWT_MAX_AGE_SECONDS, and says when it was issued', async (t) => {
+  const api = await buildTestApp(t, { env: { JWT_MAX_AGE_SECONDS: '3600' } })
+  const tenant = await createTenant(api)
+  const claims = { sub: tenant.adminId, acc: tenant.accountId, roles: ['admin'] }
+  const me = (token: string) => api.request({ method: 'GET', url: '/v1/me', token })
+  t.equal((await me(createSigner({ key: TEST_SECRET, expiresIn: 3600_000 })(claims))).status, 200, 'exactly the maximum')
+  const long = await me(createSigner({ key: TEST_SECRET, expiresIn: 3601_000 })(claims))
+  t.equal(long.status, 401, 'a second longer')
+  t.equal(long.body.code, 'unauthorized')
+  const noIat = await me(createSigner({ key: TEST_SECRET, expiresIn: 60_000, noTimestamp: true })(claims))
+  t.equal(noIat.status, 401, 'without iat')
+  const defaults = await buildTestApp(t)
+  t.equal(defaults.config.jwt.maxAgeSeconds, 86400, 'a day by default')
+  const day = createSigner({ key: TEST_SECRET, expiresIn: 86401_000 })(claims)
+  t.equal((await defaults.request({ method: 'GET', url: '/v1/me', token: day })).status, 401, 'a day and a second is refused by default')
+})
+
+t.test('roles follow the user: a demoted admin loses admin power at once; service principals keep their token roles', async (t) => {
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const second = await tenant.user(['admin', 'member'])
+  const users = `/v1/accounts/${tenant.accountId}/users`
+  t.equal((await api.request({ method: 'GET', url: users, token: second.token })).status, 200, 'an admin lists users')
+  const demoted = await api.request({ method: 'PATCH', url: `${users}/${second.id}`, token: tenant.admin, body: { roles: ['member'] } })
+  t.equal(demoted.status, 200)
+  const after = await api.request({ method: 'GET', url: users, token: second.token })
+  t.equal(after.status, 403, 'the same token, demoted: no admin power')
+  t.equal(after.body.code, 'forbidden')
+  t.equal((await api.request({ method: 'GET', url: '/v1/me', token: second.token })).status, 200, 'still a member')
+  // A token claiming a role its user never had gets nothing from it.
+  const member = await tenant.user(['member'])
+  const inflated = tokenFor(api.config, { sub: member.id, acc: tenant.accountId, roles: ['admin', 'member'] })
+  t.equal((await api.request({ method: 'GET', url: users, token: inflated })).status, 403, 'roles a user row lacks do not count')
+  // The platform's recorder is a service, not a user: its token's roles are its roles.
+  const recorder = tokenFor(api.config, { sub: 'recorder-service', acc: tenant.accountId, roles: ['recorder'] })
+  t.equal((await api.request({ method: 'GET', url: '/v1/meetings', token: recorder })).status, 200, 'a service principal keeps its roles')
 })

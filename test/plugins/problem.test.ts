@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { z } from 'zod'
@@ -131,17 +132,35 @@ t.test('a 500 is explained in the log, and the log holds no token or personal fi
   const config = testConfig({ LOG_LEVEL: 'info' })
   const app = await buildApp({ config, database, logger: { stream } })
   t.teardown(() => app.close())
+  class TheRealCause extends Error {}
   app.get('/boom', { config: { public: true } }, async (request) => {
     request.log.info({ user: { email: 'leak@example.test', displayName: 'Leaky Name' } }, 'about to fail')
-    throw new Error('the real cause')
+    throw new TheRealCause('a message that may carry data: leak@example.test')
+  })
+  // A database error: its message (and drizzle's, which repeats the query) carries the parameters.
+  app.get('/sql', { config: { public: true } }, async () => {
+    await database.db.execute(sql`select ${'jane.doe@example.test'}::integer`)
+    return {}
   })
   const token = tokenFor(config, { sub: 'platform-operator', acc: '00000000-0000-4000-8000-000000000000', roles: ['platform'] })
-  const res = await app.inject({ method: 'GET', url: '/boom', headers: { authorization: `Bearer ${token}`, cookie: 'sid=secret-cookie' } })
+  const res = await app.inject({
+    method: 'GET',
+    url: '/boom?email=query.leak@example.test',
+    remoteAddress: '198.51.100.23',
+    headers: { authorization: `Bearer ${token}`, cookie: 'sid=secret-cookie' },
+  })
   t.equal(res.statusCode, 500)
+  t.equal((await app.inject({ method: 'GET', url: '/sql' })).statusCode, 500)
   const log = lines.join('')
-  t.match(log, /the real cause/, 'the cause is in the log')
+  t.match(log, /"type":"TheRealCause"/, "the cause's class is in the log")
+  t.match(log, /problem\.test\.ts/, 'and where it was thrown')
+  t.match(log, /"code":"22P02"/, "a database error's SQLSTATE is in the log")
   t.match(log, /unhandled error/)
   t.notMatch(log, token.split('.')[2]!, 'no token')
-  t.notMatch(log, /leak@example\.test|Leaky Name|secret-cookie/, 'personal fields are redacted')
+  t.notMatch(log, /leak@example\.test|Leaky Name|secret-cookie/, 'personal fields are redacted, error messages are not logged')
+  t.notMatch(log, /jane\.doe|select \$1|params/, 'no SQL and no parameter of a failed statement')
+  t.notMatch(log, /198\.51\.100/, "no client address")
+  t.notMatch(log, /query\.leak/, 'no query string')
+  t.match(log, /"path":"\/boom"/, 'requests are logged by path')
   t.match(log, /\[redacted\]/)
 })

@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
-import { accounts, consentRecords } from '../../../db/schema/index.js'
+import { ATTESTED_METHOD_LIST, accounts, consentRecords } from '../../../db/schema/index.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
 export type ConsentRow = typeof consentRecords.$inferSelect
@@ -8,18 +8,28 @@ export type ConsentRow = typeof consentRecords.$inferSelect
 /** What a consent POST checks before it writes, read in one statement. */
 export interface ConsentContext {
   meeting: { id: string; hostUserId: string } | null
-  participant: { id: string; userId: string | null; joinedBy: string | null } | null
+  participant: {
+    id: string
+    userId: string | null
+    joinedBy: string | null
+    isMinor: boolean
+    /** The participant has answered this scope themself (a method that is not someone else's word). */
+    answeredSelf: boolean
+  } | null
   version: { id: string; kind: string; version: number; sha256: string; currentId: string; currentVersion: number } | null
   /** The record an earlier request with the same Idempotency-Key wrote: what its answer and a retry's comparison need. */
   existing: AnsweredRecord | null
 }
 
 /** The fields of a record that its answer (and receipt) carries, and a retry is compared on. */
-export type AnsweredRecord = Pick<ConsentRow, 'accountId' | 'id' | 'meetingId' | 'participantId' | 'scope' | 'decision' | 'method' | 'noticeVersionId' | 'guardianName' | 'at'>
+export type AnsweredRecord = Pick<
+  ConsentRow,
+  'accountId' | 'id' | 'meetingId' | 'participantId' | 'scope' | 'decision' | 'method' | 'noticeVersionId' | 'guardianName' | 'at' | 'receiptKid'
+>
 
 const ANSWERED_JSON = `json_build_object('accountId', r.account_id, 'id', r.id, 'meetingId', r.meeting_id, 'participantId', r.participant_id,
   'scope', r.scope, 'decision', r.decision, 'method', r.method, 'noticeVersionId', r.notice_version_id, 'guardianName', r.guardian_name,
-  'at', (extract(epoch from r.at) * 1000)::bigint)`
+  'at', (extract(epoch from r.at) * 1000)::bigint, 'receiptKid', r.receipt_kid)`
 
 /** A meeting consent as recordMeetingConsent writes it; `at` null: the database's clock stamps it. */
 export interface MeetingConsentInput {
@@ -40,9 +50,11 @@ export interface MeetingConsentInput {
   userAgent: string | null
   clientNetwork: string | null
   requestKey: string | null
+  receiptKid: string
 }
 
 const ph = sql.placeholder
+const attestedSql = sql.raw(ATTESTED_METHOD_LIST.map((method) => `'${method}'`).join(', '))
 
 // The meeting side of the append-only consent records; every query names the account.
 export function createConsentsRepository(db: Db, audit: AuditRepository) {
@@ -51,7 +63,10 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
   const context = db
     .select({
       meeting: sql<[string, string] | null>`(select json_build_array(m.id, m.host_user_id) from meetings m where m.account_id = ${ph('accountId')} and m.id = ${ph('meetingId')})`,
-      participant: sql<[string, string | null, string | null] | null>`(select json_build_array(p.id, p.user_id, p.joined_by) from participants p
+      participant: sql<[string, string | null, string | null, boolean, boolean] | null>`(select json_build_array(p.id, p.user_id, p.joined_by, p.is_minor,
+          exists (select 1 from consent_records o where o.account_id = p.account_id and o.participant_id = p.id
+            and o.scope = ${ph('scope')} and o.method not in (${attestedSql})))
+        from participants p
         where p.account_id = ${ph('accountId')} and p.meeting_id = ${ph('meetingId')} and p.id = ${ph('participantId')})`,
       version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
         from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
@@ -70,10 +85,10 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     sql`select m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid for key share`,
   )
   const inserted = db.$with('inserted', getTableColumns(consentRecords)).as(sql`insert into consent_records
-      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, user_agent, client_network, request_key)
+      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, user_agent, client_network, request_key, receipt_kid)
     select ${ph('accountId')}::uuid, ${ph('id')}::uuid, ${ph('userId')}::uuid, l.id, ${ph('participantId')}::uuid, ${ph('scope')}::text, ${ph('decision')}::text,
       ${ph('method')}::text, ${ph('noticeVersionId')}::uuid, ${ph('guardianName')}::text, ${ph('recordedBy')}::text,
-      coalesce(${ph('at')}::timestamptz, date_trunc('milliseconds', clock_timestamp())), ${ph('userAgent')}::text, ${ph('clientNetwork')}::text, ${ph('requestKey')}::text
+      coalesce(${ph('at')}::timestamptz, date_trunc('milliseconds', clock_timestamp())), ${ph('userAgent')}::text, ${ph('clientNetwork')}::text, ${ph('requestKey')}::text, ${ph('receiptKid')}::text
     from locked l
     on conflict (account_id, request_key) where request_key is not null do nothing
     returning *`)
@@ -107,13 +122,13 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
 
   return {
     /** `requestKey`: the request's `<subject>:<Idempotency-Key>`, to find what an earlier run of it wrote. */
-    async context(accountId: string, meetingId: string, participantId: string, noticeVersionId: string | null, requestKey: string | null): Promise<ConsentContext> {
-      const [row] = await context.execute({ accountId, meetingId, participantId, noticeVersionId, requestKey })
+    async context(accountId: string, meetingId: string, participantId: string, scope: string, noticeVersionId: string | null, requestKey: string | null): Promise<ConsentContext> {
+      const [row] = await context.execute({ accountId, meetingId, participantId, scope, noticeVersionId, requestKey })
       if (!row) return { meeting: null, participant: null, version: null, existing: null }
       const { meeting, participant, version, existing } = row
       return {
         meeting: meeting && { id: meeting[0], hostUserId: meeting[1] },
-        participant: participant && { id: participant[0], userId: participant[1], joinedBy: participant[2] },
+        participant: participant && { id: participant[0], userId: participant[1], joinedBy: participant[2], isMinor: participant[3], answeredSelf: participant[4] },
         version: version && { id: version[0], kind: version[1], version: version[2], sha256: version[3], currentId: version[4], currentVersion: version[5] },
         existing: existing && { ...existing, at: new Date(existing.at) },
       }

@@ -1,13 +1,13 @@
 import { z } from 'zod'
-import { CONSENT_DECISIONS } from '../../../db/schema/index.js'
+import { ATTESTED_METHOD_LIST, CONSENT_DECISIONS } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
 
 /** Scopes a meeting participant answers; media monitoring is account-wide (/v1/me/media-monitoring). */
 export const MEETING_SCOPES = ['recording', 'transcript', 'attention_tracking'] as const
 export const CONSENT_METHODS = ['click_continue', 'explicit_toggle', 'guardian', 'verbal_recorded', 'policy_notice'] as const
-/** Methods that record someone else's word: only the host or an admin may use them. */
-export const ATTESTED_METHODS: ReadonlySet<string> = new Set(['guardian', 'verbal_recorded'])
+/** Methods that record someone else's word: only the host or an admin may use them, and never over an adult's own answer. */
+export const ATTESTED_METHODS: ReadonlySet<string> = new Set(ATTESTED_METHOD_LIST)
 
 export const CreateConsentSchema = z
   .strictObject({

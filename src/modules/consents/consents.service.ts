@@ -4,9 +4,9 @@ import type { Clock } from '../../lib/clock.js'
 import { ConflictError, DomainError, ForbiddenError, NotFoundError, ValidationError } from '../../lib/errors.js'
 import { isUuid, newId } from '../../lib/ids.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
-import type { ReceiptKey } from '../../lib/receipt-key.js'
+import type { ReceiptKeyring } from '../../lib/receipt-key.js'
 import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
-import type { MeetingRow, MeetingsRepository, ParticipantRow } from '../meetings/meetings.repository.js'
+import type { MeetingRow, MeetingsRepository } from '../meetings/meetings.repository.js'
 import type { NoticeKind, NoticesRepository } from '../notices/notices.repository.js'
 import { meetingNoticeKinds, type NoticesService } from '../notices/notices.service.js'
 import type { MeetingNotice } from '../notices/notices.schemas.js'
@@ -65,10 +65,10 @@ interface Deps {
   /** Chains the account's pending audit events (for changes written outside inTransaction). */
   chainAudit: (accountId: string) => Promise<void>
   clock: Clock
-  receiptKey: ReceiptKey
+  receiptKeys: ReceiptKeyring
 }
 
-export function createConsentsService({ inTransaction, consents, meetings, noticesService, settings, chainAudit, clock, receiptKey }: Deps) {
+export function createConsentsService({ inTransaction, consents, meetings, noticesService, settings, chainAudit, clock, receiptKeys }: Deps) {
   async function loadMeeting(principal: Principal, meetingId: string): Promise<MeetingRow> {
     const meeting = await meetings.findById(principal.accountId, meetingId)
     if (!meeting) throw new NotFoundError('Meeting')
@@ -86,8 +86,13 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
     return own.role === 'cohost' ? { all: true } : { all: false, participantId: own.id }
   }
 
+  /** Signed by the key that signed it first (records from before key ids were kept: the current one). */
   function receiptOf(row: AnsweredRecord, sha256: string | null): string {
-    return signReceipt(receiptKey, {
+    const key = row.receiptKid === null ? receiptKeys.current : receiptKeys.byKid.get(row.receiptKid)
+    if (!key) {
+      throw new ConflictError('receipt_key_unavailable', 'The key that signed this receipt is no longer configured; keep it in RECEIPT_RETIRED_KEYS')
+    }
+    return signReceipt(key, {
       jti: row.id,
       sub: row.participantId!,
       acc: row.accountId,
@@ -157,7 +162,7 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
       // what the first run wrote, even after a crash between the commit and the answer.
       const requestKey = client.idempotencyKey ? `${principal.subject}:${client.idempotencyKey}` : null
       // One read for every check below (and for a retry's first record), one statement for the write: this is the join path's hot POST.
-      const { meeting, participant, version, existing } = await consents.context(accountId, meetingId, input.participantId, input.noticeVersionId ?? null, requestKey)
+      const { meeting, participant, version, existing } = await consents.context(accountId, meetingId, input.participantId, input.scope, input.noticeVersionId ?? null, requestKey)
       // A retry answers the first record before any check: what was true then need not be now.
       if (existing) return replay(existing, meetingId, input, version)
       if (!meeting) throw new NotFoundError('Meeting')
@@ -173,6 +178,14 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         if (!manager) throw new ForbiddenError(`Only the host or an admin records a ${input.method} consent`)
       } else if (!self) {
         throw new ForbiddenError('Only the participant, or the client that joined a guest, answers for them')
+      }
+      if (input.method === 'guardian' && !participant.isMinor) {
+        throw new ValidationError('A guardian consents only for a minor', [{ pointer: '/body/method', detail: 'guardian is for minors only' }])
+      }
+      // An adult's own decision is changed only by a later decision of their own: someone else's
+      // word (a host's note of a verbal answer) counts only until they answer themself.
+      if (ATTESTED_METHODS.has(input.method) && !participant.isMinor && participant.answeredSelf) {
+        throw new ConflictError('proxy_not_allowed', `The participant answered ${input.scope} themself; only they can change it`)
       }
       if (input.method === 'guardian' && !input.guardianName) {
         throw new ValidationError('A guardian consent names the guardian', [{ pointer: '/body/guardianName', detail: 'required with method guardian' }])
@@ -217,6 +230,7 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         userAgent: client.userAgent?.slice(0, 300) ?? null,
         clientNetwork: coarseNetwork(client.ip),
         requestKey,
+        receiptKid: receiptKeys.current.kid,
       })
       if (inserted) {
         await chainAudit(accountId)
@@ -261,7 +275,7 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
       }
     },
 
-    jwks: () => ({ keys: [receiptKey.publicJwk] }),
+    jwks: () => ({ keys: receiptKeys.jwks }),
   }
 }
 

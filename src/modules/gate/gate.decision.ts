@@ -8,6 +8,8 @@ export type GatedScope = 'recording' | 'transcript'
 export type DecisionScope = GatedScope | 'attention_tracking'
 
 export const VIOLATION_RULES = [
+  'recording_disabled',
+  'transcript_disabled',
   'notice_missing',
   'consent_missing',
   'not_granted',
@@ -16,7 +18,18 @@ export const VIOLATION_RULES = [
   'reconsent_required',
   'minor_without_guardian',
   'not_excluded',
+  'device_permission_off',
 ] as const
+/** Violations of the whole meeting (no participant): the artefact is switched off. */
+export const SWITCH_RULES: ReadonlySet<ViolationRule> = new Set(['recording_disabled', 'transcript_disabled'])
+export type RecordingKind = 'cloud' | 'local'
+
+/** The settings that switch artefacts on (P-REC-5), as the meeting's effective settings give them. */
+export interface CaptureSwitches {
+  cloud: boolean
+  local: boolean
+  transcript: boolean
+}
 export type ViolationRule = (typeof VIOLATION_RULES)[number]
 
 export interface Violation {
@@ -33,6 +46,8 @@ export interface FactParticipant {
   isMinor: boolean
   /** The user's guardian consent on record (users.guardian_consent_at); guests have none. */
   guardianConsentAt: Date | null
+  /** Effective permissions.camera and permissions.microphone are both off (P-SET-2). */
+  devicesOff: boolean
 }
 
 export interface FactStay {
@@ -84,6 +99,10 @@ export interface GateRequest {
    */
   captured?: { participantId: string; spans?: Span[] }[]
   excluded?: string[]
+  /** The artefact switches; absent where no artefact is stored (attention tracking's notice). */
+  switches?: CaptureSwitches
+  /** A recording's kind; absent, a recording is allowed only if some kind is enabled. */
+  kind?: RecordingKind
 }
 
 export interface GateOutcome {
@@ -118,15 +137,14 @@ export function decide(facts: GateFacts, request: GateRequest): GateOutcome {
   const versionsOfNotice = groupBy(facts.versions, (v) => v.noticeId)
   const excluded = new Set(request.excluded ?? [])
 
+  // P-REC-5: an artefact switched off is refused whoever consented; the preview says so too.
+  const switchedOff = switchViolation(request)
+  if (switchedOff) violations.push(switchedOff)
+
   // Rule 2: with no published notice of the kind nobody can have consented.
   if (!facts.versions.some((v) => ms(v.publishedAt) <= ms(request.window.to))) {
-    return {
-      allowed: false,
-      violations: [{ participantId: null, rule: 'notice_missing', at: request.window.from, detail: `No ${request.scope} notice is published` }],
-      captured: [],
-      excluded: [...excluded],
-      reliedOn: [],
-    }
+    violations.push({ participantId: null, rule: 'notice_missing', at: request.window.from, detail: `No ${request.scope} notice is published` })
+    return { allowed: false, violations, captured: [], excluded: [...excluded], reliedOn: [] }
   }
 
   const present = (id: string) => presenceWithin(staysOf.get(id) ?? [], request.window, request.openUntil)
@@ -138,6 +156,11 @@ export function decide(facts: GateFacts, request: GateRequest): GateOutcome {
   /** The first failure of a participant's state over a span, or none; records relied on are collected. */
   const check = (participantId: string, span: Span, accepted: ReadonlySet<FactRecord['decision']>, collect = true): Violation | undefined => {
     const participant = participants.get(participantId)!
+    // P-SET-2: with camera and microphone off nothing of them may be recorded; consent cannot
+    // lift a switch the user turned off, so only exclusion keeps them out.
+    if (request.scope === 'recording' && participant.devicesOff) {
+      return { participantId, rule: 'device_permission_off', at: span.from, detail: 'The participant turned camera and microphone off' }
+    }
     const records = recordsOf.get(participantId) ?? []
     // The state only changes at a record, a newly published version or a guardian consent, so
     // checking the span's start and each such instant inside it checks every instant.
@@ -210,6 +233,20 @@ export function decide(facts: GateFacts, request: GateRequest): GateOutcome {
   }
 
   return { allowed: violations.length === 0, violations, captured: capturedIds, excluded: [...excluded], reliedOn: [...reliedOn] }
+}
+
+function switchViolation(request: GateRequest): Violation | undefined {
+  const on = request.switches
+  if (!on) return undefined
+  const at = request.window.from
+  if (request.scope === 'transcript') {
+    return on.transcript ? undefined : { participantId: null, rule: 'transcript_disabled', at, detail: 'Transcripts are off for this meeting (transcript.enabled)' }
+  }
+  if (request.scope !== 'recording') return undefined
+  if (request.kind) {
+    return on[request.kind] ? undefined : { participantId: null, rule: 'recording_disabled', at, detail: `${request.kind} recording is off for this meeting (recording.${request.kind}.enabled)` }
+  }
+  return on.cloud || on.local ? undefined : { participantId: null, rule: 'recording_disabled', at, detail: 'Recording is off for this meeting (recording.cloud.enabled, recording.local.enabled)' }
 }
 
 function latestAt(records: FactRecord[], t: number): FactRecord | undefined {

@@ -2,7 +2,7 @@ import { eq, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { accounts, consentGrants } from '../../../db/schema/index.js'
 import { type ChainRow, chainRowsQuery, toChain } from '../settings/settings.repository.js'
-import type { Chain } from '../settings/settings.resolve.js'
+import { accountLayerOf, type Chain, resolveValues } from '../settings/settings.resolve.js'
 import type { DecisionScope, FactRecord, FactVersion, GateFacts } from './gate.decision.js'
 
 type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] }
@@ -24,6 +24,8 @@ const jsonString = (text: string) => `coalesce('"' || ${text} || '"', 'null')`
 const jsonValue = (expression: string) => `coalesce((${expression})::text, 'null')`
 const jsonList = (fields: string[], order = '') =>
   sql.raw(`coalesce('[' || string_agg('[' || ${fields.join(" || ',' || ")} || ']', ','${order}) || ']', '[]')`)
+const DEVICE_KEYS = ['permissions.camera', 'permissions.microphone'] as const
+const DEVICE_KEYS_SQL = sql.raw(DEVICE_KEYS.map((key) => `'${key}'`).join(', '))
 const accountId = sql.placeholder('accountId')
 const meetingId = sql.placeholder('meetingId')
 const FACTS = {
@@ -50,6 +52,29 @@ const FACTS = {
     from consent_records r
     where r.account_id = ${accountId} and r.meeting_id = ${meetingId}
       and r.scope = ${sql.placeholder('scope')} and r.participant_id is not null)`,
+  // Device permissions set for the participants' users below the account layer (their groups and
+  // their own), so each participant's effective camera and microphone resolve like anyone's.
+  permissions: sql<(ChainRow & { participant_id: string })[]>`(
+    select coalesce(json_agg(x), '[]'::json) from (
+      select p.id as participant_id, 'value' as row_kind, v.layer, v.scope_id, v.key, v.value, v.origin, null::text as kind,
+             v.updated_by as by, v.updated_at as at, null::integer as rank
+        from participants p
+        join setting_values v on v.account_id = p.account_id and v.layer = 'user' and v.scope_id = p.user_id and v.key in (${DEVICE_KEYS_SQL})
+       where p.account_id = ${accountId} and p.meeting_id = ${meetingId}
+      union all
+      select p.id, 'value', v.layer, v.scope_id, v.key, v.value, v.origin, null, v.updated_by, v.updated_at, g.rank
+        from participants p
+        join group_members gm on gm.account_id = p.account_id and gm.user_id = p.user_id
+        join groups g on g.account_id = gm.account_id and g.id = gm.group_id
+        join setting_values v on v.account_id = p.account_id and v.layer = 'group' and v.scope_id = gm.group_id and v.key in (${DEVICE_KEYS_SQL})
+       where p.account_id = ${accountId} and p.meeting_id = ${meetingId}
+      union all
+      select p.id, 'lock', l.layer, l.scope_id, l.key, null, null, l.kind, l.locked_by, l.locked_at, g.rank
+        from participants p
+        join group_members gm on gm.account_id = p.account_id and gm.user_id = p.user_id
+        join groups g on g.account_id = gm.account_id and g.id = gm.group_id
+        join setting_locks l on l.account_id = p.account_id and l.layer = 'group' and l.scope_id = gm.group_id and l.key in (${DEVICE_KEYS_SQL})
+       where p.account_id = ${accountId} and p.meeting_id = ${meetingId}) x)`,
   versions: sql<Json<FactVersion>[]>`(
     select coalesce(json_agg(json_build_object('id', v.id, 'noticeId', v.notice_id, 'version', v.version,
       'requiresReconsent', v.requires_reconsent, 'publishedAt', v.published_at) order by v.published_at), '[]'::json)
@@ -69,15 +94,50 @@ export interface MeetingRef {
 
 export type LoadedFacts = GateFacts & { meeting: MeetingRef | null; chain: Chain }
 
+/**
+ * Whether each participant's effective camera and microphone are both off (P-SET-2): the account
+ * layer of the meeting's chain, under the participant's own groups and user layer. A guest has
+ * only the account layer.
+ */
+function devicesOffOf(chain: Chain, rows: (ChainRow & { participant_id: string })[]): (participantId: string) => boolean {
+  const account = accountLayerOf(chain)
+  const off = (c: Chain) => Object.values(resolveValues(c, DEVICE_KEYS)).every((value) => value === false)
+  const base = off(account)
+  const own = new Map<string, ChainRow[]>()
+  for (const row of rows) own.set(row.participant_id, [...(own.get(row.participant_id) ?? []), row])
+  return (participantId) => {
+    const rowsOfParticipant = own.get(participantId)
+    if (!rowsOfParticipant) return base
+    const mine = toChain(rowsOfParticipant)
+    return off({ values: [...account.values, ...mine.values], locks: [...account.locks, ...mine.locks] })
+  }
+}
+
 function toFacts(row: { [K in keyof typeof FACTS]: unknown }): LoadedFacts {
-  const r = row as { meeting: MeetingRef | null; chain: ChainRow[]; participants: string; stays: string; records: string; versions: Json<FactVersion>[] }
+  const r = row as {
+    meeting: MeetingRef | null
+    chain: ChainRow[]
+    participants: string
+    stays: string
+    records: string
+    permissions: (ChainRow & { participant_id: string })[]
+    versions: Json<FactVersion>[]
+  }
   const participants = JSON.parse(r.participants) as [string, string | null, boolean, number | null][]
   const stays = JSON.parse(r.stays) as [string, number, number | null][]
   const records = JSON.parse(r.records) as [string, string, FactRecord['decision'], string, string | null, number][]
+  const chain = toChain(r.chain)
+  const devicesOff = devicesOffOf(chain, r.permissions)
   return {
     meeting: r.meeting,
-    chain: toChain(r.chain),
-    participants: participants.map(([id, userId, isMinor, guardian]) => ({ id, userId, isMinor, guardianConsentAt: guardian === null ? null : new Date(guardian) })),
+    chain,
+    participants: participants.map(([id, userId, isMinor, guardian]) => ({
+      id,
+      userId,
+      isMinor,
+      guardianConsentAt: guardian === null ? null : new Date(guardian),
+      devicesOff: devicesOff(id),
+    })),
     stays: stays.map(([participantId, joined, left]) => ({ participantId, joinedAt: new Date(joined), leftAt: left === null ? null : new Date(left) })),
     records: records.map(([id, participantId, decision, method, noticeVersionId, at]) => ({ id, participantId, decision, method, noticeVersionId, at: new Date(at) })),
     versions: r.versions.map((v) => ({ ...v, publishedAt: date(v.publishedAt) })),

@@ -10,7 +10,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
     schema: {
       operationId: 'decideRecording',
       tags: ['consent gate'],
-      summary: 'Would this capture window be allowed? Answers with every violation; stores nothing',
+      summary: 'Would this capture window be allowed? The same decision a store makes, with every violation; stores nothing',
+      description:
+        'Runs the one consent decision that recording and transcript stores run, including the switches (recording.cloud.enabled, recording.local.enabled, transcript.enabled) and device permissions. A window still running may be asked about (recorders ask mid-capture).',
       params: MeetingParamsSchema,
       body: DecisionRequestSchema,
       response: { 200: DecisionSchema },

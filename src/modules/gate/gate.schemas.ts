@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { GATED_SCOPES } from '../../../db/schema/index.js'
+import { GATED_SCOPES, RECORDING_KINDS } from '../../../db/schema/index.js'
 import { VIOLATION_RULES } from './gate.decision.js'
 
 const ParticipantIds = z.array(z.uuid()).max(10_000)
@@ -13,7 +13,14 @@ export const CaptureWindowShape = {
 }
 
 export const DecisionRequestSchema = z
-  .strictObject({ scope: z.enum(GATED_SCOPES), ...CaptureWindowShape })
+  .strictObject({
+    scope: z.enum(GATED_SCOPES),
+    kind: z
+      .enum(RECORDING_KINDS)
+      .optional()
+      .describe('Recordings only: the kind the store would be (cloud, local). Absent, the window is allowed only if some kind is enabled'),
+    ...CaptureWindowShape,
+  })
   .meta({ id: 'DecisionRequest' })
 
 export const ViolationSchema = z

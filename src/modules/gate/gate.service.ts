@@ -4,8 +4,9 @@ import type { Clock } from '../../lib/clock.js'
 import { ConflictError, ForbiddenError, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
 import { isUuid, newId } from '../../lib/ids.js'
 import type { MeetingRow, MeetingsRepository } from '../meetings/meetings.repository.js'
-import { resolveAll } from '../settings/settings.resolve.js'
-import { type ConsentMode, decide, type GatedScope, type GateOutcome, type Span, type Violation } from './gate.decision.js'
+import { type EffectiveSetting, resolveAll } from '../settings/settings.resolve.js'
+import { type ConsentMode, decide, type GatedScope, type GateOutcome, type RecordingKind, type Span, SWITCH_RULES, type Violation } from './gate.decision.js'
+import type { SupportRepository } from '../support/support.repository.js'
 import type { GateRepository, LoadedFacts, MeetingRef } from './gate.repository.js'
 import type { CaptureWindow } from './gate.schemas.js'
 
@@ -19,11 +20,18 @@ export interface GateInput {
   /** Recordings: the listed ids (absent: everyone present). Transcripts: the speakers and their spans. */
   captured?: { participantId: string; spans?: Span[]; pointer?: string }[]
   excluded?: string[]
+  /** A recording's kind (cloud or local); a preview without one asks whether any kind may record. */
+  kind?: RecordingKind
   /** Stores need a window that has ended; the decision route may ask about one still running. */
   ended: boolean
 }
 
-export type GateResult = GateOutcome & { mode: ConsentMode; scope: GatedScope }
+export type GateResult = GateOutcome & {
+  mode: ConsentMode
+  scope: GatedScope
+  /** The meeting's effective settings the decision read (a store takes its retention from them). */
+  settings: Record<string, EffectiveSetting>
+}
 
 export const toViolationItem = (v: Violation): ProblemItem => ({
   detail: v.detail,
@@ -33,12 +41,18 @@ export const toViolationItem = (v: Violation): ProblemItem => ({
   at: v.at.toISOString(),
 })
 
-/** The 409 of a refused store: every offending participant and rule (rule 6). */
-export const consentMissing = (result: GateResult) =>
-  new ConflictError('consent_missing', `The ${result.scope} is not allowed: ${result.violations.length} consent rule(s) fail`, result.violations.map(toViolationItem))
+/**
+ * The 409 of a refused store: every offending participant and rule (rule 6). Its code is the
+ * switch that is off when one is (recording_disabled, transcript_disabled), else consent_missing.
+ */
+export function consentMissing(result: GateResult) {
+  const switchedOff = result.violations.find((v) => SWITCH_RULES.has(v.rule))
+  const detail = switchedOff ? switchedOff.detail : `The ${result.scope} is not allowed: ${result.violations.length} consent rule(s) fail`
+  return new ConflictError(switchedOff?.rule ?? 'consent_missing', detail, result.violations.map(toViolationItem))
+}
 
 /** Parses a request's window and participant lists; ids are checked against the meeting later. */
-export function gateInput(scope: GatedScope, body: CaptureWindow, ended: boolean): GateInput {
+export function gateInput(scope: GatedScope, body: CaptureWindow & { kind?: RecordingKind | undefined }, ended: boolean): GateInput {
   const window = { from: new Date(body.startedAt), to: new Date(body.endedAt) }
   if (window.from.getTime() >= window.to.getTime()) {
     throw new ValidationError('The window is empty', [{ pointer: '/body/endedAt', detail: 'must be after startedAt' }])
@@ -50,11 +64,15 @@ export function gateInput(scope: GatedScope, body: CaptureWindow, ended: boolean
       { pointer: '/body/excludedParticipantIds', detail: `also captured: ${both.join(', ')}` },
     ])
   }
+  if (body.kind && scope !== 'recording') {
+    throw new ValidationError('Only a recording has a kind', [{ pointer: '/body/kind', detail: `not with scope ${scope}` }])
+  }
   return {
     scope,
     window,
     ...(body.capturedParticipantIds ? { captured: body.capturedParticipantIds.map((participantId) => ({ participantId })) } : {}),
     excluded,
+    ...(body.kind ? { kind: body.kind } : {}),
     ended,
   }
 }
@@ -62,12 +80,22 @@ export function gateInput(scope: GatedScope, body: CaptureWindow, ended: boolean
 interface Deps {
   gate: GateRepository
   meetings: MeetingsRepository
+  supportGrants: SupportRepository
   clock: Clock
+}
+
+/** Who reads a meeting's artefacts, and how far. */
+export interface ArtefactAccess {
+  meeting: MeetingRow
+  /** The host or an admin: reads content and deletes. */
+  manager: boolean
+  /** The operator reads through this running support grant (P-REC-6); every read is audited with it. */
+  supportGrantId: string | null
 }
 
 // The consent gate: the one place that decides whether an artefact may exist. Stores call
 // `decideForStore` inside the transaction that inserts the artefact.
-export function createGateService({ gate, meetings, clock }: Deps) {
+export function createGateService({ gate, meetings, supportGrants, clock }: Deps) {
   /** May this principal capture the meeting? The recorder, the host, an admin; another participant 403, anyone else 404. */
   function assertCaptures(principal: Principal, meeting: MeetingRef, isParticipant: () => boolean) {
     requireAccountRole(principal, principal.accountId, ['admin', 'member', 'recorder'])
@@ -93,7 +121,13 @@ export function createGateService({ gate, meetings, clock }: Deps) {
     const facts = await gate.facts(accountId, meetingId, input.scope, options.tx)
     if (!facts.meeting) throw new NotFoundError('Meeting')
     options.authorize?.(facts.meeting, facts)
-    const mode = resolveAll(facts.chain)[MODE_KEY[input.scope]]!.value as ConsentMode
+    const settings = resolveAll(facts.chain)
+    const mode = settings[MODE_KEY[input.scope]]!.value as ConsentMode
+    const switches = {
+      cloud: settings['recording.cloud.enabled']!.value === true,
+      local: settings['recording.local.enabled']!.value === true,
+      transcript: settings['transcript.enabled']!.value === true,
+    }
     const known = new Set(facts.participants.map((p) => p.id))
     const unknown: ProblemItem[] = []
     input.captured?.forEach((c, i) => {
@@ -105,9 +139,19 @@ export function createGateService({ gate, meetings, clock }: Deps) {
     if (unknown.length > 0) throw new ValidationError('Unknown participants', unknown)
     const openUntil = new Date(Math.max(now.getTime(), input.window.to.getTime()))
     const run = (captured: GateInput['captured']): GateResult => ({
-      ...decide(facts, { scope: input.scope, mode, window: input.window, openUntil, ...(captured ? { captured } : {}), excluded: input.excluded ?? [] }),
+      ...decide(facts, {
+        scope: input.scope,
+        mode,
+        window: input.window,
+        openUntil,
+        ...(captured ? { captured } : {}),
+        excluded: input.excluded ?? [],
+        switches,
+        ...(input.kind ? { kind: input.kind } : {}),
+      }),
       mode,
       scope: input.scope,
+      settings,
     })
     return { ...run(input.captured), redecide: run }
   }
@@ -137,15 +181,20 @@ export function createGateService({ gate, meetings, clock }: Deps) {
     },
 
     /**
-     * Who reads a meeting's artefacts (metadata): the recorder, the host, cohosts, admins; another
-     * participant gets 403, anyone else 404. Reading the content itself is narrower (its service).
+     * Who reads a meeting's artefacts (metadata): the recorder, the host, cohosts, admins, and the
+     * operator while the account's support grant runs; another participant gets 403, anyone else
+     * 404 (the operator without a grant too). Reading the content itself is narrower (its service).
      */
-    async loadForArtefacts(principal: Principal, meetingId: string): Promise<MeetingRow> {
+    async loadForArtefacts(principal: Principal, meetingId: string): Promise<ArtefactAccess> {
+      const operator = principal.roles.includes('platform')
+      const supportGrantId = operator ? ((await supportGrants.activeAt(principal.accountId, clock.now())) ?? null) : null
+      if (operator && !supportGrantId) throw new NotFoundError('Meeting')
       const meeting = await meetings.findById(principal.accountId, meetingId)
       if (!meeting) throw new NotFoundError('Meeting')
-      if (principal.roles.includes('admin') || principal.roles.includes('recorder') || meeting.hostUserId === principal.subject) return meeting
+      const manager = principal.roles.includes('admin') || meeting.hostUserId === principal.subject
+      if (supportGrantId || manager || principal.roles.includes('recorder')) return { meeting, manager, supportGrantId }
       const own = isUuid(principal.subject) ? await meetings.participantOfUser(meeting.accountId, meeting.id, principal.subject) : undefined
-      if (own?.role === 'cohost') return meeting
+      if (own?.role === 'cohost') return { meeting, manager, supportGrantId }
       if (own) throw new ForbiddenError('Only the recorder, the host, cohosts and admins see recordings and transcripts')
       throw new NotFoundError('Meeting')
     },

@@ -3,7 +3,7 @@ import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { canonicalJson } from '../../lib/canonical-json.js'
 import type { Clock } from '../../lib/clock.js'
-import { ConflictError, DomainError } from '../../lib/errors.js'
+import { ConflictError, DomainError, loggableError } from '../../lib/errors.js'
 import { problemResponse } from '../../plugins/problem.js'
 import type { IdempotencyKey, IdempotencyRepository } from './idempotency.repository.js'
 
@@ -106,7 +106,7 @@ export default fp<{ repository: IdempotencyRepository; clock: Clock }>(
         }
       } catch (error) {
         // The change itself succeeded; failing the answer now would make the client retry it.
-        request.log.error({ err: error }, 'could not store the idempotent answer')
+        request.log.error({ error: loggableError(error) }, 'could not store the idempotent answer')
       }
       return payload
     })

@@ -1,4 +1,4 @@
-import { and, asc, eq, exists, getTableColumns, gt, gte, inArray, isNull, lt, or, sql } from 'drizzle-orm'
+import { and, asc, eq, exists, getTableColumns, gt, gte, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { meetings, participants, presenceIntervals, users } from '../../../db/schema/index.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
@@ -20,6 +20,8 @@ export interface GuestJoin {
   role: ParticipantRow['role']
   isMinor: boolean
   joinedBy: string
+  /** The waiting room holds them: no stay opens until they are admitted. */
+  waiting: boolean
   at: Date
 }
 
@@ -35,12 +37,13 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
     sql`select m.account_id, m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid and m.status = 'live' for share`,
   )
   const guestParticipant = db.$with('participant', getTableColumns(participants)).as(sql`insert into participants
-      (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, created_at)
-    select l.account_id, ${ph('participantId')}::uuid, l.id, null, ${ph('displayName')}::text, ${ph('role')}::text, ${ph('isMinor')}::boolean, ${ph('joinedBy')}::text, ${ph('at')}::timestamptz
+      (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, waiting_since, created_at)
+    select l.account_id, ${ph('participantId')}::uuid, l.id, null, ${ph('displayName')}::text, ${ph('role')}::text, ${ph('isMinor')}::boolean, ${ph('joinedBy')}::text,
+      case when ${ph('waiting')}::boolean then ${ph('at')}::timestamptz end, ${ph('at')}::timestamptz
     from locked l
     returning *`)
   const guestStay = db.$with('stay', {}).as(sql`insert into presence_intervals (account_id, id, meeting_id, participant_id, joined_at)
-    select p.account_id, ${ph('stayId')}::uuid, p.meeting_id, p.id, ${ph('at')}::timestamptz from participant p`)
+    select p.account_id, ${ph('stayId')}::uuid, p.meeting_id, p.id, ${ph('at')}::timestamptz from participant p where p.waiting_since is null`)
   const guestAudited = db.$with('audited', {}).as(
     audit.pendingFrom(sql`participant p`, {
       accountId: sql`p.account_id`,
@@ -51,7 +54,7 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
       action: 'participant.joined',
       targetType: 'meeting',
       targetId: sql`p.meeting_id::text`,
-      details: sql`jsonb_build_object('participantId', p.id, 'role', p.role, 'guest', true)`,
+      details: sql`jsonb_build_object('participantId', p.id, 'role', p.role, 'guest', true, 'waiting', p.waiting_since is not null)`,
     }),
   )
   const joinGuest = db.with(guestLocked, guestParticipant, guestStay, guestAudited).select().from(guestParticipant).prepare('meeting_join_guest')
@@ -221,6 +224,52 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
       return inserted.length > 0
     },
 
+    /** Puts a participant in the waiting room; false when they are already waiting or present. */
+    async startWaiting(tx: Executor, accountId: string, participantId: string, at: Date): Promise<boolean> {
+      const rows = await tx
+        .update(participants)
+        .set({ waitingSince: at })
+        .where(
+          and(
+            eq(participants.accountId, accountId),
+            eq(participants.id, participantId),
+            isNull(participants.waitingSince),
+            // Qualified by hand: drizzle renders a column object unqualified, which inside this
+            // subquery would bind to presence_intervals' own columns.
+            sql`not exists (select 1 from presence_intervals s where s.account_id = participants.account_id and s.participant_id = participants.id and s.left_at is null)`,
+          ),
+        )
+        .returning({ id: participants.id })
+      return rows.length > 0
+    },
+
+    /** Takes a participant out of the waiting room (admitted, or gone); false when they were not waiting. */
+    async stopWaiting(tx: Executor, accountId: string, participantId: string): Promise<boolean> {
+      const rows = await tx
+        .update(participants)
+        .set({ waitingSince: null })
+        .where(and(eq(participants.accountId, accountId), eq(participants.id, participantId), isNotNull(participants.waitingSince)))
+        .returning({ id: participants.id })
+      return rows.length > 0
+    },
+
+    /** Empties the meeting's waiting room (the meeting ended). */
+    async clearWaiting(tx: Executor, accountId: string, meetingId: string): Promise<number> {
+      const rows = await tx
+        .update(participants)
+        .set({ waitingSince: null })
+        .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), isNotNull(participants.waitingSince)))
+        .returning({ id: participants.id })
+      return rows.length
+    },
+
+    async setRole(tx: Executor, accountId: string, participantId: string, role: ParticipantRow['role']): Promise<void> {
+      await tx
+        .update(participants)
+        .set({ role })
+        .where(and(eq(participants.accountId, accountId), eq(participants.id, participantId)))
+    },
+
     /** Closes the participant's open stay; false when there is none. */
     async closeStay(tx: Executor, accountId: string, participantId: string, at: Date): Promise<boolean> {
       const closed = await tx
@@ -248,12 +297,20 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
         .orderBy(asc(participants.id))
     },
 
-    participantsPage(accountId: string, meetingId: string, afterId: string | undefined, limit: number) {
+    /** A page of participants with their user's display name; `only` reads one participant. */
+    participantsPage(accountId: string, meetingId: string, afterId: string | undefined, limit: number, only?: string) {
       return db
         .select({ participant: participants, userDisplayName: users.displayName })
         .from(participants)
         .leftJoin(users, and(eq(users.accountId, participants.accountId), eq(users.id, participants.userId)))
-        .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), afterId ? gt(participants.id, afterId) : undefined))
+        .where(
+          and(
+            eq(participants.accountId, accountId),
+            eq(participants.meetingId, meetingId),
+            afterId ? gt(participants.id, afterId) : undefined,
+            only ? eq(participants.id, only) : undefined,
+          ),
+        )
         .orderBy(asc(participants.id))
         .limit(limit)
     },

@@ -1,18 +1,13 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod'
-import { z } from 'zod'
-import { PageQuerySchema } from '../../lib/pagination.js'
 import { problemResponse } from '../../plugins/problem.js'
 import { EffectiveSettingsSchema, LayerSettingsSchema, PatchLayerSchema } from '../settings/settings.schemas.js'
 import {
+  CreatedMeetingSchema,
   CreateMeetingSchema,
-  JoinAnswerSchema,
-  JoinSchema,
   ListMeetingsQuerySchema,
   MeetingPageSchema,
   MeetingParamsSchema,
   MeetingSchema,
-  ParticipantPageSchema,
-  ParticipantParamsSchema,
   UpdateMeetingSchema,
 } from './meetings.schemas.js'
 
@@ -26,8 +21,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       operationId: 'createMeeting',
       tags: ['meetings'],
       summary: 'Schedule a meeting hosted by the caller',
+      description:
+        'Where meeting.passcode_required is on (the default) and no passcode is given, the server generates one and returns it in this answer only.',
       body: CreateMeetingSchema,
-      response: { 201: MeetingSchema },
+      response: { 201: CreatedMeetingSchema },
     },
     handler: async (request, reply) => reply.code(201).send(await service.create(request.principal, request.body)),
   })
@@ -61,7 +58,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       summary: "Change a meeting's topic, schedule, time zone or passcode (host or admin)",
       params: MeetingParamsSchema,
       body: UpdateMeetingSchema,
-      response: { 200: MeetingSchema, 409: problemResponse('meeting_closed: the meeting ended or was cancelled') },
+      response: {
+        200: MeetingSchema,
+        409: problemResponse('meeting_closed: the meeting ended or was cancelled; passcode_required: the passcode cannot be removed while meeting.passcode_required is on'),
+      },
     },
     handler: (request) => service.update(request.principal, request.params.meetingId, request.body),
   })
@@ -134,48 +134,6 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       response: { 200: EffectiveSettingsSchema },
     },
     handler: (request) => service.effectiveSettings(request.principal, request.params.meetingId),
-  })
-
-  app.post('/meetings/:meetingId/participants', {
-    schema: {
-      operationId: 'joinMeeting',
-      tags: ['participants'],
-      summary: 'Join a live meeting (the caller, or a guest); answers what the client applies on entry',
-      params: MeetingParamsSchema,
-      body: JoinSchema,
-      response: {
-        201: JoinAnswerSchema,
-        409: problemResponse('meeting_not_live: the meeting is not live; already_present: leave before joining again'),
-      },
-    },
-    handler: async (request, reply) =>
-      reply.code(201).send(await service.join(request.principal, request.params.meetingId, request.body)),
-  })
-
-  app.get('/meetings/:meetingId/participants', {
-    schema: {
-      operationId: 'listParticipants',
-      tags: ['participants'],
-      summary: 'Participants with their presence intervals and total participation (host, cohosts, admins)',
-      params: MeetingParamsSchema,
-      querystring: PageQuerySchema,
-      response: { 200: ParticipantPageSchema },
-    },
-    handler: (request) => service.participants(request.principal, request.params.meetingId, request.query),
-  })
-
-  app.post('/meetings/:meetingId/participants/:participantId/leave', {
-    schema: {
-      operationId: 'leaveMeeting',
-      tags: ['participants'],
-      summary: "Close the participant's open presence interval",
-      params: ParticipantParamsSchema,
-      response: { 204: z.undefined().describe('Left'), 409: problemResponse('not_present: no open stay to close') },
-    },
-    handler: async (request, reply) => {
-      await service.leave(request.principal, request.params.meetingId, request.params.participantId)
-      return reply.code(204).send()
-    },
   })
 }
 

@@ -10,7 +10,7 @@ import type { AccountsRepository } from '../accounts/accounts.repository.js'
 import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
 import { consentMissing, type GateService, gateInput, toViolationItem } from '../gate/gate.service.js'
 import type { MeetingRow } from '../meetings/meetings.repository.js'
-import type { SettingsService } from '../settings/settings.service.js'
+import type { SupportService } from '../support/support.service.js'
 import type { RecordingRow, RecordingsRepository } from './recordings.repository.js'
 import type { CreateRecording } from './recordings.schemas.js'
 
@@ -41,16 +41,14 @@ interface Deps {
   recordings: RecordingsRepository
   accounts: AccountsRepository
   gate: GateService
-  settings: SettingsService
   audit: AuditRepository
   blobs: BlobStore
+  support: SupportService
   clock: Clock
   uploadLimit: number
 }
 
-export function createRecordingsService({ inTransaction, recordings, accounts, gate, settings, audit, blobs, clock, uploadLimit }: Deps) {
-  const isManager = (principal: Principal, meeting: MeetingRow) => principal.roles.includes('admin') || meeting.hostUserId === principal.subject
-
+export function createRecordingsService({ inTransaction, recordings, accounts, gate, audit, blobs, support, clock, uploadLimit }: Deps) {
   async function find(meeting: MeetingRow, recordingId: string): Promise<RecordingRow> {
     const row = await recordings.find(meeting.accountId, meeting.id, recordingId)
     if (!row) throw new NotFoundError('Recording')
@@ -64,10 +62,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
      */
     async create(principal: Principal, meetingId: string, input: CreateRecording) {
       const meeting = await gate.loadForCapture(principal, meetingId)
-      const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting)).settings
-      if (effective[`recording.${input.kind}.enabled`]!.value !== true) {
-        throw new ConflictError('recording_disabled', `${input.kind} recording is off for this meeting (recording.${input.kind}.enabled)`)
-      }
+      // The kind's switch is one of the decision's rules: a preview of this window says the same.
       const request = gateInput('recording', input, true)
       const account = (await accounts.findById(meeting.accountId))!
       const outcome = await inTransaction(async (tx) => {
@@ -83,7 +78,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
           }, now)
           return { refused: result }
         }
-        const days = effective['recording.auto_delete_days']!.value as number
+        const days = result.settings['recording.auto_delete_days']!.value as number
         const row = await recordings.insert(tx, {
           accountId: meeting.accountId,
           id: newId(now.getTime()),
@@ -115,14 +110,17 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
     },
 
     async list(principal: Principal, meetingId: string, query: { limit: number; cursor?: string | undefined }) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
+      const { meeting, supportGrantId } = await gate.loadForArtefacts(principal, meetingId)
       const rows = await recordings.page(meeting.accountId, meeting.id, decodeCursor(query.cursor), query.limit + 1)
+      if (supportGrantId) await support.auditRead(principal, meeting.accountId, supportGrantId, { what: 'recording_list', targetType: 'meeting', targetId: meeting.id, meetingId: meeting.id })
       return toPage(rows, query.limit, (row) => row.id, toRecording)
     },
 
     async get(principal: Principal, meetingId: string, recordingId: string) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
-      return toRecording(await find(meeting, recordingId))
+      const { meeting, supportGrantId } = await gate.loadForArtefacts(principal, meetingId)
+      const row = await find(meeting, recordingId)
+      if (supportGrantId) await support.auditRead(principal, meeting.accountId, supportGrantId, { what: 'recording', targetType: 'recording', targetId: row.id, meetingId: meeting.id })
+      return toRecording(row)
     },
 
     /**
@@ -143,6 +141,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
           if (current.status !== 'pending') throw new ConflictError('content_exists', `The recording is ${current.status}; content is uploaded once`)
           const result = await gate.decideForStore(tx, principal, meeting, {
             scope: 'recording',
+            kind: 'cloud',
             window: { from: current.startedAt, to: current.endedAt },
             captured: current.capturedParticipantIds.map((participantId) => ({ participantId })),
             excluded: current.excludedParticipantIds,
@@ -188,10 +187,13 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
       }
     },
 
-    /** The host or an admin reads the bytes; every read is audited before a byte leaves (P-REC-6, P-GOV-2). */
+    /**
+     * The host, an admin, or the operator under a running support grant reads the bytes; every
+     * read is audited before a byte leaves (P-REC-6, P-GOV-2).
+     */
     async openContent(principal: Principal, meetingId: string, recordingId: string) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
-      if (!isManager(principal, meeting)) throw new ForbiddenError('Only the host or an admin reads recording content')
+      const { meeting, manager, supportGrantId } = await gate.loadForArtefacts(principal, meetingId)
+      if (!manager && !supportGrantId) throw new ForbiddenError('Only the host or an admin reads recording content')
       const row = await find(meeting, recordingId)
       if (row.status !== 'stored' || !row.storageKey) throw new NotFoundError('Recording content')
       const now = clock.now()
@@ -201,7 +203,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
           action: 'recording.content_read',
           targetType: 'recording',
           targetId: row.id,
-          details: { meetingId: meeting.id, sizeBytes: row.sizeBytes },
+          details: { meetingId: meeting.id, sizeBytes: row.sizeBytes, ...(supportGrantId ? { grantId: supportGrantId } : {}) },
         }, now),
       )
       return { stream: blobs.open(row.storageKey), size: row.sizeBytes!, sha256: row.sha256! }
@@ -209,8 +211,8 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
 
     /** The host or an admin deletes: the bytes go, the row stays as a tombstone with its grant. */
     async remove(principal: Principal, meetingId: string, recordingId: string) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
-      if (!isManager(principal, meeting)) throw new ForbiddenError('Only the host or an admin deletes a recording')
+      const { meeting, manager } = await gate.loadForArtefacts(principal, meetingId)
+      if (!manager) throw new ForbiddenError('Only the host or an admin deletes a recording')
       await find(meeting, recordingId)
       const now = clock.now()
       const key = await inTransaction(async (tx) => {

@@ -1,5 +1,5 @@
 import { ConflictError, jsonPointer } from '../../lib/errors.js'
-import { atLeastAsPrivate, CATALOG, type Layer, mostPrivateValue, type SettingDefinition } from './settings.catalog.js'
+import { atLeastAsPrivate, CATALOG, CATALOG_BY_KEY, type Layer, mostPrivateValue, type SettingDefinition } from './settings.catalog.js'
 
 // Settings resolution, in one place. Given the rows of one chain (account → the user's groups →
 // user → meeting), it answers every key's effective value and why, and whether a write at a
@@ -122,6 +122,18 @@ export function resolveAll(chain: Chain): Record<string, EffectiveSetting> {
   const settings: Record<string, EffectiveSetting> = {}
   for (const definition of CATALOG) settings[definition.key] = resolveKey(definition, chain).result
   return settings
+}
+
+/** Only the account layer of a chain: what applies to a guest, who has no groups and no user layer. */
+export function accountLayerOf(chain: Chain): Chain {
+  return { values: chain.values.filter((v) => v.layer === 'account'), locks: chain.locks.filter((l) => l.layer === 'account') }
+}
+
+/** The effective values of some keys only (the gate asks each participant's device permissions). */
+export function resolveValues<K extends string>(chain: Chain, keys: readonly K[]): Record<K, unknown> {
+  const values = {} as Record<K, unknown>
+  for (const key of keys) values[key] = resolveKey(CATALOG_BY_KEY.get(key)!, chain).result.value
+  return values
 }
 
 /** Throws 409 `setting_locked` or `setting_floor` when a layer above forbids `value` at `layer`. */

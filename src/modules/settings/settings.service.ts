@@ -10,7 +10,7 @@ import type { GroupsRepository } from '../groups/groups.repository.js'
 import type { UsersRepository } from '../users/users.repository.js'
 import { CATALOG, CATALOG_BY_KEY, mostPrivateValue, SIGNAL_KEYS, type SettingDefinition } from './settings.catalog.js'
 import type { ChainScope, SettingsRepository } from './settings.repository.js'
-import { assertWritable, type Chain, resolveAll } from './settings.resolve.js'
+import { accountLayerOf, assertWritable, type Chain, resolveAll, resolveValues } from './settings.resolve.js'
 import type { PatchLockableLayer } from './settings.schemas.js'
 
 export type LayerRef =
@@ -24,6 +24,8 @@ export interface MeetingRef {
   id: string
   hostUserId: string
 }
+
+export const PERMISSION_KEYS = ['permissions.camera', 'permissions.microphone', 'permissions.screen_capture'] as const
 
 export interface PrivacySignals {
   gpc: boolean
@@ -278,6 +280,21 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
     async effectiveForMeeting(accountId: string, meeting: MeetingRef, tx?: Executor) {
       const chain = await settings.loadChain({ accountId, userId: meeting.hostUserId, meetingId: meeting.id }, tx)
       return { subject: { type: 'meeting' as const, id: meeting.id }, settings: resolveAll(chain) }
+    },
+
+    /**
+     * What a join applies: the meeting's effective settings, and the joiner's own device
+     * permissions (P-SET-2): their user chain, or the account layer alone for a guest. The two
+     * chains are read at once.
+     */
+    async forJoin(accountId: string, meeting: MeetingRef, joinerUserId: string | null) {
+      const [chain, joinerChain] = await Promise.all([
+        settings.loadChain({ accountId, userId: meeting.hostUserId, meetingId: meeting.id }),
+        joinerUserId !== null && joinerUserId !== meeting.hostUserId ? settings.loadChain({ accountId, userId: joinerUserId }) : undefined,
+      ])
+      // Permissions are not set at the meeting layer, so the host's meeting chain gives the host's own.
+      const own = joinerUserId === null ? accountLayerOf(chain) : (joinerChain ?? chain)
+      return { settings: resolveAll(chain), permissions: resolveValues(own, PERMISSION_KEYS) as Record<(typeof PERMISSION_KEYS)[number], boolean> }
     },
 
     /**

@@ -2,7 +2,7 @@ import type { InTransaction } from '../../../db/client.js'
 import type { TranscriptSegment } from '../../../db/schema/index.js'
 import type { Principal } from '../../lib/access.js'
 import type { Clock } from '../../lib/clock.js'
-import { ConflictError, ForbiddenError, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
+import { ForbiddenError, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
 import { newId } from '../../lib/ids.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
 import { type AuditRepository, auditActor } from '../audit/audit.repository.js'
@@ -10,7 +10,7 @@ import type { Span } from '../gate/gate.decision.js'
 import { consentMissing, type GateService, gateInput, toViolationItem } from '../gate/gate.service.js'
 import type { MeetingRow } from '../meetings/meetings.repository.js'
 import type { RecordingsRepository } from '../recordings/recordings.repository.js'
-import type { SettingsService } from '../settings/settings.service.js'
+import type { SupportService } from '../support/support.service.js'
 import type { TranscriptRow, TranscriptsRepository } from './transcripts.repository.js'
 import type { CreateTranscript } from './transcripts.schemas.js'
 
@@ -45,14 +45,12 @@ interface Deps {
   transcripts: TranscriptsRepository
   recordings: RecordingsRepository
   gate: GateService
-  settings: SettingsService
   audit: AuditRepository
+  support: SupportService
   clock: Clock
 }
 
-export function createTranscriptsService({ inTransaction, transcripts, recordings, gate, settings, audit, clock }: Deps) {
-  const isManager = (principal: Principal, meeting: MeetingRow) => principal.roles.includes('admin') || meeting.hostUserId === principal.subject
-
+export function createTranscriptsService({ inTransaction, transcripts, recordings, gate, audit, support, clock }: Deps) {
   async function find(meeting: MeetingRow, transcriptId: string): Promise<TranscriptRow> {
     const row = await transcripts.find(meeting.accountId, meeting.id, transcriptId)
     if (!row) throw new NotFoundError('Transcript')
@@ -67,8 +65,6 @@ export function createTranscriptsService({ inTransaction, transcripts, recording
      */
     async create(principal: Principal, meetingId: string, input: CreateTranscript) {
       const meeting = await gate.loadForCapture(principal, meetingId)
-      const effective = (await settings.effectiveForMeeting(meeting.accountId, meeting)).settings
-      if (effective['transcript.enabled']!.value !== true) throw new ConflictError('transcript_disabled', 'Transcripts are off for this meeting (transcript.enabled)')
       const request = gateInput('transcript', { startedAt: input.startedAt, endedAt: input.endedAt }, true)
       const length = request.window.to.getTime() - request.window.from.getTime()
       const bad: ProblemItem[] = []
@@ -131,15 +127,16 @@ export function createTranscriptsService({ inTransaction, transcripts, recording
     },
 
     async list(principal: Principal, meetingId: string, query: { limit: number; cursor?: string | undefined }) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
+      const { meeting, supportGrantId } = await gate.loadForArtefacts(principal, meetingId)
       const rows = await transcripts.page(meeting.accountId, meeting.id, decodeCursor(query.cursor), query.limit + 1)
+      if (supportGrantId) await support.auditRead(principal, meeting.accountId, supportGrantId, { what: 'transcript_list', targetType: 'meeting', targetId: meeting.id, meetingId: meeting.id })
       return toPage(rows, query.limit, (row) => row.id, summary)
     },
 
-    /** The text itself: host or admin, audited (P-REC-6, P-GOV-2). */
+    /** The text itself: host, admin, or the operator under a running support grant; audited (P-REC-6, P-GOV-2). */
     async get(principal: Principal, meetingId: string, transcriptId: string) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
-      if (!isManager(principal, meeting)) throw new ForbiddenError('Only the host or an admin reads a transcript')
+      const { meeting, manager, supportGrantId } = await gate.loadForArtefacts(principal, meetingId)
+      if (!manager && !supportGrantId) throw new ForbiddenError('Only the host or an admin reads a transcript')
       const row = await find(meeting, transcriptId)
       await inTransaction((tx) =>
         audit.append(tx, meeting.accountId, {
@@ -147,15 +144,15 @@ export function createTranscriptsService({ inTransaction, transcripts, recording
           action: 'transcript.read',
           targetType: 'transcript',
           targetId: row.id,
-          details: { meetingId: meeting.id },
+          details: { meetingId: meeting.id, ...(supportGrantId ? { grantId: supportGrantId } : {}) },
         }, clock.now()),
       )
       return { ...summary(row), segments: row.segments }
     },
 
     async remove(principal: Principal, meetingId: string, transcriptId: string) {
-      const meeting = await gate.loadForArtefacts(principal, meetingId)
-      if (!isManager(principal, meeting)) throw new ForbiddenError('Only the host or an admin deletes a transcript')
+      const { meeting, manager } = await gate.loadForArtefacts(principal, meetingId)
+      if (!manager) throw new ForbiddenError('Only the host or an admin deletes a transcript')
       await find(meeting, transcriptId)
       const now = clock.now()
       await inTransaction(async (tx) => {

@@ -19,14 +19,15 @@ export function createUsersRepository(db: Db) {
     .prepare('user_by_id')
 
   const statusById = db
-    .select({ status: users.status })
+    .select({ status: users.status, roles: users.roles })
     .from(users)
     .where(and(eq(users.accountId, sql.placeholder('accountId')), eq(users.id, sql.placeholder('userId'))))
     .prepare('user_status_by_id')
 
   return {
-    async statusOf(accountId: string, userId: string): Promise<UserRow['status'] | undefined> {
-      return (await statusById.execute({ accountId, userId }))[0]?.status
+    /** What a token's user may still do: their status and the roles their row holds now. */
+    async standingOf(accountId: string, userId: string): Promise<Pick<UserRow, 'status' | 'roles'> | undefined> {
+      return (await statusById.execute({ accountId, userId }))[0]
     },
 
     async findById(accountId: string, userId: string, tx?: Executor): Promise<UserWithThreshold | undefined> {
