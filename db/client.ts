@@ -30,7 +30,19 @@ export interface Database {
   migrate(): Promise<void>
   /** True when every migration in db/migrations has been applied. */
   migrationsCurrent(): Promise<boolean>
+  /**
+   * LISTENs on `channel` over a connection of its own. `onConnect` runs each time listening
+   * starts (again), `onLost` as soon as that connection drops (it is re-established by itself).
+   * Resolves to a function that stops listening.
+   */
+  listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>>
   close(): Promise<void>
+}
+
+export interface ListenHandlers {
+  onMessage(payload: string): void
+  onConnect(): void
+  onLost(): void
 }
 
 export interface OpenOptions {
@@ -66,7 +78,54 @@ async function openPostgres(target: Extract<DatabaseTarget, { kind: 'postgres' }
       }
     },
     migrationsCurrent: () => migrationsCurrent(db),
+    listen: (channel, handlers) => listenPostgres(target.url, channel, handlers),
     close: () => client.end({ timeout: 5 }),
+  }
+}
+
+/**
+ * A dedicated connection (postgres.js's own listen() hides when its connection drops, and a
+ * listener must know: whatever was sent meanwhile is lost). After a drop it listens again,
+ * retrying with a growing pause.
+ */
+async function listenPostgres(url: string, channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+  let stopped = false
+  let retry: NodeJS.Timeout | undefined
+  const client = postgres(url, {
+    max: 1,
+    // Named so an operator (and the tests) can tell this process's listener apart.
+    connection: { application_name: `consentry-listen-${process.pid}` },
+    idle_timeout: null,
+    max_lifetime: null,
+    onnotice: () => {},
+    onnotify: (name: string, payload: string) => {
+      if (name === channel) handlers.onMessage(payload)
+    },
+    onclose: () => {
+      if (stopped) return
+      handlers.onLost()
+      schedule(250)
+    },
+    // postgres.js's typings lack onclose and a null idle_timeout (no idle close), both in its docs.
+  } as unknown as Parameters<typeof postgres>[1])
+  const start = async () => {
+    await client.unsafe(`listen "${channel.replace(/"/g, '""')}"`)
+    handlers.onConnect()
+  }
+  const schedule = (pause: number) => {
+    clearTimeout(retry)
+    retry = setTimeout(() => {
+      start().catch(() => {
+        if (!stopped) schedule(Math.min(pause * 2, 5_000))
+      })
+    }, pause)
+    retry.unref()
+  }
+  await start()
+  return async () => {
+    stopped = true
+    clearTimeout(retry)
+    await client.end({ timeout: 1 })
   }
 }
 
@@ -81,6 +140,12 @@ async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>, l
     db,
     migrate: () => migratePglite(drizzlePglite({ client }), { migrationsFolder }),
     migrationsCurrent: () => migrationsCurrent(db),
+    // In-process: the connection cannot drop while the database is open.
+    async listen(channel, handlers) {
+      const unlisten = await client.listen(channel, handlers.onMessage)
+      handlers.onConnect()
+      return () => unlisten()
+    },
     close: () => client.close(),
   }
 }

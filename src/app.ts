@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { type Database, rowsOf } from '../db/client.js'
 import type { Config } from './config.js'
+import { CACHE_CHANNEL, decodeInvalidation } from './lib/cache.js'
 import { loggableError } from './lib/errors.js'
 import { type Clock, databaseClock } from './lib/clock.js'
 import accountsRoutes from './modules/accounts/accounts.routes.js'
@@ -28,6 +29,8 @@ import database from './plugins/database.js'
 import openapi from './plugins/openapi.js'
 import problem from './plugins/problem.js'
 import securityHeaders from './plugins/security-headers.js'
+import inFlight from './plugins/in-flight.js'
+import { compiledSerializerCompiler } from './plugins/serializer.js'
 import { createServices } from './services.js'
 
 export interface AppOptions {
@@ -76,12 +79,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Bodies are JSON only: fastify's text/plain parser would turn a text body into a 400 instead of a 415.
   app.removeContentTypeParser('text/plain')
   app.setValidatorCompiler(validatorCompiler)
-  app.setSerializerCompiler(serializerCompiler)
+  app.setSerializerCompiler(compiledSerializerCompiler)
 
   // Order matters: /docs is registered before auth, so it is the only part that needs no token
   // without saying so; every later route is authenticated unless it declares `public`.
   await app.register(problem)
   await app.register(securityHeaders)
+  await app.register(inFlight, { max: config.maxInFlight })
   await app.register(openapi)
   await app.register(database, { database: options.database })
   // Without an injected clock (tests move one by hand), instants come from the database's clock.
@@ -89,6 +93,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const services = createServices(options.database, clock, config, (error) => app.log.error({ error: loggableError(error) }, 'audit chaining failed; the sweep retries'))
   app.addHook('onClose', async () => services.stop())
   app.decorate('services', services)
+  // Other processes' writes reach this process's caches through the database (src/lib/cache.ts).
+  const unlisten = await options.database.listen(CACHE_CHANNEL, {
+    onMessage: (payload) => {
+      const change = decodeInvalidation(payload)
+      if (change) services.cache.invalidate(change)
+    },
+    onConnect: () => services.cache.reset(true),
+    onLost: () => services.cache.reset(false),
+  })
+  app.addHook('onClose', async () => unlisten())
   await app.register(auth, { config, userStanding: services.repositories.users.standingOf })
 
   await app.register(privacySignals)

@@ -47,6 +47,7 @@ const EnvSchema = z.object({
   JOIN_URL_BASE: z.url().default('https://meet.invalid/j/').describe('Prefix of the join link given to each meeting'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
+  MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(100_000).default(256),
   UPLOAD_LIMIT: z.coerce
     .number()
     .int()
@@ -88,6 +89,8 @@ export interface Config {
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL']
   bodyLimit: number
   uploadLimit: number
+  /** Requests a process works on at once; more are answered 503 with Retry-After (0: no limit). */
+  maxInFlight: number
 }
 
 export class ConfigError extends Error {
@@ -163,6 +166,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     logLevel: e.LOG_LEVEL,
     bodyLimit: e.BODY_LIMIT,
     uploadLimit: e.UPLOAD_LIMIT,
+    maxInFlight: e.MAX_IN_FLIGHT,
   }
 }
 

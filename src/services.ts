@@ -2,6 +2,7 @@ import path from 'node:path'
 import { type Database, transactionRunner } from '../db/client.js'
 import type { Config } from './config.js'
 import { createBlobStore } from './lib/blob-store.js'
+import { CacheBus } from './lib/cache.js'
 import type { Clock } from './lib/clock.js'
 import { resolveReceiptKeys } from './lib/receipt-key.js'
 import { createAttentionRepository } from './modules/attention/attention.repository.js'
@@ -48,15 +49,17 @@ export function createServices(
 ) {
   const audit = createAuditRepository(database.db)
   const auditChainer = createAuditChainer(audit, onBackgroundError)
-  // Every transaction chains the audit events it wrote before it returns.
-  const inTransaction = auditChainer.wrap(transactionRunner(database.db))
+  const cache = new CacheBus()
+  // Every transaction drops the cache entries its writes changed and chains the audit events it
+  // wrote, before it returns.
+  const inTransaction = cache.wrap(auditChainer.wrap(transactionRunner(database.db)))
   const accounts = createAccountsRepository(database.db)
-  const users = createUsersRepository(database.db)
-  const groups = createGroupsRepository(database.db)
-  const settings = createSettingsRepository(database.db)
+  const users = createUsersRepository(database.db, cache)
+  const groups = createGroupsRepository(database.db, cache)
+  const settings = createSettingsRepository(database.db, cache)
   const settingsService = createSettingsService({ inTransaction, settings, users, groups, audit, clock })
-  const meetings = createMeetingsRepository(database.db, audit)
-  const notices = createNoticesRepository(database.db)
+  const meetings = createMeetingsRepository(database.db, audit, cache)
+  const notices = createNoticesRepository(database.db, cache)
   const noticesService = createNoticesService({ inTransaction, notices, audit, clock })
   const consentRecords = createConsentsRepository(database.db, audit)
   const consents = createConsentsService({
@@ -113,6 +116,8 @@ export function createServices(
     }),
     /** Stops background work (the audit sweep). */
     stop: () => auditChainer.stop(),
+    /** The in-memory lookups; the app keeps them true by listening to the database. */
+    cache,
     repositories: { accounts, users, idempotency: createIdempotencyRepository(database.db) },
   }
 }

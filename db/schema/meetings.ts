@@ -71,6 +71,8 @@ export const participants = pgTable(
      * interval is open, so nothing captures them, until the host, a cohost or an admin admits them.
      */
     waitingSince: timestamp('waiting_since', { withTimezone: true, precision: 3 }),
+    /** A guest join's `<subject>:<Idempotency-Key>`: a retry finds the guest its first run made. */
+    requestKey: text('request_key'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
   },
   (t) => [
@@ -78,6 +80,7 @@ export const participants = pgTable(
     foreignKey({ name: 'participants_meeting_fk', columns: [t.accountId, t.meetingId], foreignColumns: [meetings.accountId, meetings.id] }),
     foreignKey({ name: 'participants_user_fk', columns: [t.accountId, t.userId], foreignColumns: [users.accountId, users.id] }),
     uniqueIndex('participants_meeting_user_unique').on(t.accountId, t.meetingId, t.userId).where(sql`${t.userId} is not null`),
+    uniqueIndex('participants_request_key_unique').on(t.accountId, t.requestKey).where(sql`${t.requestKey} is not null`),
     index('participants_meeting_idx').on(t.accountId, t.meetingId),
     index('participants_user_idx').on(t.accountId, t.userId),
     check('participants_role_check', sql`${t.role} in ('host','cohost','attendee')`),

@@ -13,6 +13,7 @@ const STANDARD = {
   400: 'The request is malformed or does not match the schema',
   404: 'The resource does not exist, or belongs to another account',
   500: 'Unexpected server error (details only in the server log)',
+  503: 'overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds',
 }
 const AUTHENTICATED = {
   401: 'Missing, expired or invalid bearer token',

@@ -3,7 +3,8 @@ import http from 'node:http'
 // The join storm, in its own process: `participants` guests join one live meeting and grant the
 // recording notice through `connections` sockets; every tenth consent POST is sent twice with the
 // same Idempotency-Key at once (a client that timed out and retried). A 409
-// idempotency_in_progress is retried after a pause, as a client would.
+// idempotency_in_progress is retried after a pause, and a 503 (the service shedding load) after
+// its Retry-After, as a client would: neither is a loss, and both are counted.
 
 export interface StormJob {
   base: string
@@ -23,6 +24,8 @@ export interface StormResult {
   p99: number
   acked: number
   replayed: number
+  /** Answers 503 with Retry-After (load shed by the service), each retried. */
+  shed: number
   failures: number
   /** Each failed answer's status and problem code, counted: a failure is explained, never just counted. */
   failureReasons: Record<string, number>
@@ -41,8 +44,19 @@ function fail(what: string, res: { status: number; body: any } | undefined) {
   failureReasons[reason] = (failureReasons[reason] ?? 0) + 1
 }
 let acked = 0
+let shed = 0
 
-function post(path: string, token: string, body: unknown, key?: string): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+/** POSTs, retrying after Retry-After while the service sheds load (503). */
+async function post(path: string, token: string, body: unknown, key?: string): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
+  for (;;) {
+    const res = await send(path, token, body, key)
+    if (res.status !== 503) return res
+    shed++
+    await new Promise((resolve) => setTimeout(resolve, Number(res.headers['retry-after'] ?? 1) * 1000))
+  }
+}
+
+function send(path: string, token: string, body: unknown, key?: string): Promise<{ status: number; body: any; headers: http.IncomingHttpHeaders }> {
   const payload = JSON.stringify(body)
   const started = performance.now()
   return new Promise((resolve, reject) => {
@@ -124,6 +138,7 @@ const result: StormResult = {
   p99: at(0.99),
   acked,
   replayed,
+  shed,
   failures,
   failureReasons,
 }

@@ -931,3 +931,27 @@ t.test('roles follow the meeting: the host or an admin makes a cohost, who admit
   t.equal((await patch(url(adaP), tenant.admin, { role: 'attendee' })).status, 200, 'the same role again changes nothing')
   t.equal((await auditRows(tenant.accountId, 'participant.role_changed')).length, 2)
 })
+
+t.test("a guest's join carries its Idempotency-Key: a retry is answered from the participant, even after the end; no stored answer is written", async (t) => {
+  const { api, tenant, post, live } = await setup(t)
+  const host = await tenant.user(['member'])
+  const client = await tenant.user(['member'])
+  const meeting = await live(host.token, { passcode: 'guest-code' })
+  const send = (body: Body, key = 'guest-join-7') =>
+    api.request({ method: 'POST', url: `/v1/meetings/${meeting.id}/participants`, token: client.token, body: { ...body, passcode: 'guest-code' }, headers: { 'idempotency-key': key } })
+  const { result: first, queries } = await countQueries(() => send({ guest: { displayName: 'Keyed guest' } }))
+  t.equal(first.status, 201)
+  t.notOk(queries.some((q) => /idempotency_keys/.test(q)), 'the row carries the key: no claim, no stored answer')
+  t.equal((await post(`/v1/meetings/${meeting.id}/end`, host.token)).status, 200)
+  const retry = await send({ guest: { displayName: 'Keyed guest' } })
+  t.equal(retry.status, 201, 'answered after the end')
+  t.equal(retry.headers['idempotent-replayed'], 'true')
+  t.equal(retry.body.participantId, first.body.participantId, 'the same guest')
+  problem(t, await send({ guest: { displayName: 'Someone else' } }), 422, 'idempotency_key_reused', 'the same key for another guest')
+  problem(t, await send({ guest: { displayName: 'Fresh' } }, 'another-key'), 409, 'meeting_not_live', 'a new key in an ended meeting')
+  t.equal((await participantRows(tenant.accountId, meeting.id)).length, 1)
+  // Another client's identical key is its own.
+  const other = await tenant.user(['member'])
+  const theirs = await api.request({ method: 'POST', url: `/v1/meetings/${meeting.id}/participants`, token: other.token, body: { guest: { displayName: 'Keyed guest' }, passcode: 'guest-code' }, headers: { 'idempotency-key': 'guest-join-7' } })
+  problem(t, theirs, 409, 'meeting_not_live', "another client's key of the same name is not this one")
+})

@@ -44,7 +44,7 @@ const FACTS = {
     from participants p left join users u on u.account_id = p.account_id and u.id = p.user_id
     where p.account_id = ${accountId} and p.meeting_id = ${meetingId})`,
   stays: sql<string>`(
-    select ${jsonList([jsonString('s.participant_id'), jsonValue(ms('s.joined_at')), jsonValue(ms('s.left_at'))])}
+    select ${jsonList([jsonString('s.participant_id'), jsonValue(ms('s.joined_at')), jsonValue(ms('s.left_at'))], ' order by s.joined_at')}
     from presence_intervals s
     where s.account_id = ${accountId} and s.meeting_id = ${meetingId})`,
   records: sql<string>`(

@@ -1,11 +1,12 @@
 import { and, asc, eq, gt } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
+import type { CacheBus } from '../../lib/cache.js'
 import { groupMembers, groups } from '../../../db/schema/index.js'
 
 export type GroupRow = typeof groups.$inferSelect
 export type GroupMemberRow = typeof groupMembers.$inferSelect
 
-export function createGroupsRepository(db: Db) {
+export function createGroupsRepository(db: Db, cache: CacheBus) {
   return {
     async insert(tx: Executor, row: typeof groups.$inferInsert): Promise<GroupRow> {
       const [inserted] = await tx.insert(groups).values(row).returning()
@@ -47,6 +48,7 @@ export function createGroupsRepository(db: Db) {
     /** True when the membership is new. */
     async addMember(tx: Executor, row: GroupMemberRow): Promise<boolean> {
       const inserted = await tx.insert(groupMembers).values(row).onConflictDoNothing().returning()
+      cache.touch(tx, { accountId: row.accountId, userId: row.userId })
       return inserted.length > 0
     },
 
@@ -58,6 +60,7 @@ export function createGroupsRepository(db: Db) {
           and(eq(groupMembers.accountId, accountId), eq(groupMembers.groupId, groupId), eq(groupMembers.userId, userId)),
         )
         .returning()
+      cache.touch(tx, { accountId, userId })
       return removed.length > 0
     },
 
@@ -67,6 +70,7 @@ export function createGroupsRepository(db: Db) {
         .delete(groupMembers)
         .where(and(eq(groupMembers.accountId, accountId), eq(groupMembers.userId, userId)))
         .returning({ groupId: groupMembers.groupId })
+      cache.touch(tx, { accountId, userId })
       return removed.map((row) => row.groupId)
     },
   }

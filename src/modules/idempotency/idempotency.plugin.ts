@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { z } from 'zod'
 import { canonicalJson } from '../../lib/canonical-json.js'
@@ -28,8 +29,11 @@ declare module 'fastify' {
     idempotency?: IdempotencyKey
   }
   interface FastifyContextConfig {
-    /** 'in-record': the route's own record carries the Idempotency-Key; this plugin only documents it. */
-    idempotency?: 'in-record'
+    /**
+     * 'in-record': the route's own record carries the Idempotency-Key; this plugin only documents
+     * it. A predicate says so per request (a guest's join is in-record, a user's is not).
+     */
+    idempotency?: 'in-record' | ((request: FastifyRequest) => boolean)
   }
 }
 
@@ -57,6 +61,7 @@ export default fp<{ repository: IdempotencyRepository; clock: Clock }>(
       schema.headers ??= IdempotencyHeaders
       const response = (schema.response ??= {}) as Record<string, { description: string }>
       response[422] ??= problemResponse('idempotency_key_reused: this Idempotency-Key was used for another request')
+      // A route that keeps some requests' keys in the record still answers others from the store.
       if (route.config?.idempotency === 'in-record') return
       const inProgress = 'idempotency_in_progress: a request with this Idempotency-Key is still running'
       response[409] = response[409] ? { ...response[409], description: `${response[409].description}; ${inProgress}` } : problemResponse(inProgress)
@@ -65,7 +70,8 @@ export default fp<{ repository: IdempotencyRepository; clock: Clock }>(
     app.addHook('preHandler', async (request, reply) => {
       const key = request.headers['idempotency-key']
       if (request.method !== 'POST' || typeof key !== 'string' || !request.principal) return
-      if (request.routeOptions.config.idempotency === 'in-record') return
+      const inRecord = request.routeOptions.config.idempotency
+      if (inRecord === 'in-record' || (typeof inRecord === 'function' && inRecord(request))) return
       const k: IdempotencyKey = { accountId: request.principal.accountId, subject: request.principal.subject, key }
       const hash = requestHash(request.url, request.body)
       const now = clock.now()

@@ -1,5 +1,6 @@
 import { and, asc, eq, exists, getTableColumns, gt, gte, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
+import { type CacheBus, ScopedCache } from '../../lib/cache.js'
 import { meetings, participants, presenceIntervals, users } from '../../../db/schema/index.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
@@ -22,13 +23,18 @@ export interface GuestJoin {
   joinedBy: string
   /** The waiting room holds them: no stay opens until they are admitted. */
   waiting: boolean
+  /** `<subject>:<Idempotency-Key>`, or null: a retry finds the guest the first run made. */
+  requestKey: string | null
   at: Date
 }
 
 const ph = sql.placeholder
 
 // Meetings, their participants and presence intervals; every query names the account.
-export function createMeetingsRepository(db: Db, audit: AuditRepository) {
+export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: CacheBus) {
+  // A join and a meeting's effective settings read the row on every request, and its statement
+  // re-checks what must be current (a join locks the meeting while live): from memory.
+  const readable = new ScopedCache<MeetingRow>(cache, 20_000)
   // A guest's join in one statement (the join storm's hot path): the meeting row is share-locked
   // while live, so an end that races it waits and then closes this stay too; the participant,
   // the stay and the audit event commit together. A guest is always a new participant, so no
@@ -37,10 +43,11 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
     sql`select m.account_id, m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid and m.status = 'live' for share`,
   )
   const guestParticipant = db.$with('participant', getTableColumns(participants)).as(sql`insert into participants
-      (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, waiting_since, created_at)
+      (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, waiting_since, request_key, created_at)
     select l.account_id, ${ph('participantId')}::uuid, l.id, null, ${ph('displayName')}::text, ${ph('role')}::text, ${ph('isMinor')}::boolean, ${ph('joinedBy')}::text,
-      case when ${ph('waiting')}::boolean then ${ph('at')}::timestamptz end, ${ph('at')}::timestamptz
+      case when ${ph('waiting')}::boolean then ${ph('at')}::timestamptz end, ${ph('requestKey')}::text, ${ph('at')}::timestamptz
     from locked l
+    on conflict (account_id, request_key) where request_key is not null do nothing
     returning *`)
   const guestStay = db.$with('stay', {}).as(sql`insert into presence_intervals (account_id, id, meeting_id, participant_id, joined_at)
     select p.account_id, ${ph('stayId')}::uuid, p.meeting_id, p.id, ${ph('at')}::timestamptz from participant p where p.waiting_since is null`)
@@ -77,6 +84,12 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
     )
     .prepare('participant_of_user')
 
+  const participantByRequestKey = db
+    .select()
+    .from(participants)
+    .where(and(eq(participants.accountId, sql.placeholder('accountId')), eq(participants.requestKey, sql.placeholder('requestKey'))))
+    .prepare('participant_by_request_key')
+
   const participantById = db
     .select()
     .from(participants)
@@ -90,6 +103,15 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
     .prepare('participant_by_id')
 
   return {
+    /**
+     * The meeting as last written, from memory: for reads whose own statement re-checks what must
+     * be current (the status of a meeting a join locks), or that need only what never changes (its
+     * host). Other processes' changes arrive within a second.
+     */
+    findCached(accountId: string, meetingId: string): Promise<MeetingRow | undefined> {
+      return readable.load(`${accountId}:${meetingId}`, { accountId, meetingId }, async () => (await byId.execute({ accountId, meetingId }))[0]!)
+    },
+
     async findById(accountId: string, meetingId: string, tx?: Executor): Promise<MeetingRow | undefined> {
       const rows = tx
         ? await tx.select().from(meetings).where(and(eq(meetings.accountId, accountId), eq(meetings.id, meetingId)))
@@ -118,6 +140,7 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
     },
 
     async update(tx: Executor, accountId: string, meetingId: string, changes: Partial<typeof meetings.$inferInsert>) {
+      cache.touch(tx, { accountId, meetingId })
       const [updated] = await tx
         .update(meetings)
         .set(changes)
@@ -128,6 +151,7 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
 
     /** Moves the meeting only if it is still in `from`: two racing transitions cannot both win. */
     async transition(tx: Executor, accountId: string, meetingId: string, from: MeetingStatus, changes: Partial<typeof meetings.$inferInsert>) {
+      cache.touch(tx, { accountId, meetingId })
       const [updated] = await tx
         .update(meetings)
         .set(changes)
@@ -210,7 +234,15 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository) {
       return upserted!
     },
 
-    /** The guest's participant row; undefined when the meeting is not live. The caller chains the audit event. */
+    /** The guest an earlier run of a join with this request key made. */
+    async participantByRequestKey(accountId: string, requestKey: string): Promise<ParticipantRow | undefined> {
+      return (await participantByRequestKey.execute({ accountId, requestKey }))[0]
+    },
+
+    /**
+     * The guest's participant row; undefined when the meeting is not live, or when a join with the
+     * same request key ran before (a retry). The caller chains the audit event.
+     */
     async joinGuest(input: GuestJoin): Promise<ParticipantRow | undefined> {
       const { actor, at, ...values } = input
       // A raw placeholder gets no column mapping: the instant goes as ISO text.

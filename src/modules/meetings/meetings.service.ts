@@ -66,16 +66,19 @@ interface Deps {
 export function createMeetingsService({ inTransaction, meetings, settings, audit, clock, joinUrlBase, onEnd }: Deps) {
   const isAdmin = (principal: Principal) => principal.roles.includes('admin')
 
-  /** The meeting of the caller's account, or 404: a meeting id alone never finds another account's. */
-  async function load(principal: Principal, meetingId: string): Promise<MeetingRow> {
-    const meeting = await meetings.findById(principal.accountId, meetingId)
+  /**
+   * The meeting of the caller's account, or 404: a meeting id alone never finds another account's.
+   * `cached`: for reads that need only what never changes (the host, for the settings chain).
+   */
+  async function load(principal: Principal, meetingId: string, cached = false): Promise<MeetingRow> {
+    const meeting = await (cached ? meetings.findCached(principal.accountId, meetingId) : meetings.findById(principal.accountId, meetingId))
     if (!meeting) throw new NotFoundError('Meeting')
     return meeting
   }
 
   /** Host and admins manage a meeting; a participant or the recorder may read it; others get 404. */
-  async function loadFor(principal: Principal, meetingId: string, need: 'read' | 'manage'): Promise<MeetingRow> {
-    const meeting = await load(principal, meetingId)
+  async function loadFor(principal: Principal, meetingId: string, need: 'read' | 'manage', cached = false): Promise<MeetingRow> {
+    const meeting = await load(principal, meetingId, cached)
     if (isAdmin(principal) || meeting.hostUserId === principal.subject) return meeting
     if (need === 'read') {
       if (principal.roles.includes('recorder')) return meeting
@@ -218,7 +221,7 @@ export function createMeetingsService({ inTransaction, meetings, settings, audit
     },
 
     async effectiveSettings(principal: Principal, meetingId: string) {
-      const meeting = await loadFor(principal, meetingId, 'read')
+      const meeting = await loadFor(principal, meetingId, 'read', true)
       return settings.effectiveForMeeting(meeting.accountId, meeting)
     },
   }

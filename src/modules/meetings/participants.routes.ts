@@ -17,6 +17,9 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   const service = app.services.participants
 
   app.post('/meetings/:meetingId/participants', {
+    // A guest's row carries the request's key (retries are answered from it); a user's join, which
+    // reuses the user's row, keeps the stored answer.
+    config: { idempotency: (request) => (request.body as { guest?: unknown } | undefined)?.guest !== undefined },
     schema: {
       operationId: 'joinMeeting',
       tags: ['participants'],
@@ -31,7 +34,12 @@ const routes: FastifyPluginAsyncZod = async (app) => {
         409: problemResponse('meeting_not_live: the meeting is not live; already_present: in the meeting or its waiting room already, leave first'),
       },
     },
-    handler: async (request, reply) => reply.code(201).send(await service.join(request.principal, request.params.meetingId, request.body)),
+    handler: async (request, reply) => {
+      const key = request.headers['idempotency-key']
+      const { answer, replayed } = await service.join(request.principal, request.params.meetingId, request.body, typeof key === 'string' ? key : undefined)
+      if (replayed) reply.header('idempotent-replayed', 'true')
+      return reply.code(201).send(answer)
+    },
   })
 
   app.get('/meetings/:meetingId/participants', {

@@ -48,9 +48,12 @@ interface Deps {
 export function createParticipantsService({ inTransaction, meetings, users, settings, audit, clock, chainAudit, privacy }: Deps) {
   const isManager = (principal: Principal, meeting: MeetingRow) => principal.roles.includes('admin') || meeting.hostUserId === principal.subject
 
-  /** The meeting of the caller's account, or 404: a meeting id alone never finds another account's. */
-  async function load(principal: Principal, meetingId: string): Promise<MeetingRow> {
-    const meeting = await meetings.findById(principal.accountId, meetingId)
+  /**
+   * The meeting of the caller's account, or 404: a meeting id alone never finds another account's.
+   * `cached`: for the join, whose writing statement locks the meeting and re-checks that it is live.
+   */
+  async function load(principal: Principal, meetingId: string, cached = false): Promise<MeetingRow> {
+    const meeting = await (cached ? meetings.findCached(principal.accountId, meetingId) : meetings.findById(principal.accountId, meetingId))
     if (!meeting) throw new NotFoundError('Meeting')
     return meeting
   }
@@ -64,8 +67,12 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
     throw new NotFoundError('Meeting')
   }
 
-  /** A guest is a new participant each time: one statement writes them, their stay (unless they wait) and the audit event. */
-  async function joinGuest(principal: Principal, meeting: MeetingRow, guest: NonNullable<Join['guest']>, role: ParticipantRow['role'], waiting: boolean, now: Date) {
+  /**
+   * A guest is a new participant each time: one statement writes them, their stay (unless they
+   * wait) and the audit event. The participant carries the request's Idempotency-Key, so a retry
+   * finds the guest its first run made, even after the meeting ended or a crash lost the answer.
+   */
+  async function joinGuest(principal: Principal, meeting: MeetingRow, guest: NonNullable<Join['guest']>, role: ParticipantRow['role'], waiting: boolean, now: Date, requestKey: string | null) {
     const participant = await meetings.joinGuest({
       accountId: meeting.accountId,
       meetingId: meeting.id,
@@ -78,17 +85,24 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
       isMinor: guest.isMinor ?? false,
       joinedBy: principal.subject,
       waiting,
+      requestKey,
       at: now,
     })
     if (!participant) {
-      // The meeting stopped being live since it was read: say what it is now.
+      const first = requestKey ? await meetings.participantByRequestKey(meeting.accountId, requestKey) : undefined
+      if (first) {
+        const same = first.meetingId === meeting.id && first.guestDisplayName === guest.displayName && first.isMinor === (guest.isMinor ?? false) && first.role === role
+        if (!same) throw new DomainError(422, 'idempotency_key_reused', 'This Idempotency-Key was used for a different request')
+        return { participant: first, replayed: true, newParticipant: false, waiting: first.waitingSince !== null }
+      }
+      // The meeting is not live (any more): say what it is now.
       const current = await meetings.findById(meeting.accountId, meeting.id)
       if (!current) throw new NotFoundError('Meeting')
       assertLive(current)
       throw new ConflictError('meeting_not_live', 'The meeting is not live')
     }
     await chainAudit(meeting.accountId)
-    return participant
+    return { participant, replayed: false, newParticipant: true, waiting: participant.waitingSince !== null }
   }
 
   /**
@@ -157,16 +171,17 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
      * with the waiting room on, waits without one until admitted. Who enters at once: the host,
      * admins, cohosts, and guests the host's or an admin's client joins.
      */
-    async join(principal: Principal, meetingId: string, input: Join) {
+    async join(principal: Principal, meetingId: string, input: Join, idempotencyKey?: string) {
       requireAccountRole(principal, principal.accountId, ['admin', 'member'])
-      const meeting = await load(principal, meetingId)
+      const meeting = await load(principal, meetingId, true)
       const manager = isManager(principal, meeting)
       if (!input.guest && !isUuid(principal.subject)) throw new ForbiddenError('Only a user joins as themself; join a guest instead')
       if (input.role === 'cohost' && !manager) throw new ForbiddenError('Only the host or an admin makes a cohost')
-      assertLive(meeting)
+      // A guest's statement checks the status itself, and answers a retry even after the end.
+      if (!input.guest) assertLive(meeting)
 
-      const joined = await settings.forJoin(meeting.accountId, meeting, input.guest ? null : principal.subject)
-      const value = (key: string) => joined.settings[key]!.value
+      const forJoin = await settings.forJoin(meeting.accountId, meeting, input.guest ? null : principal.subject)
+      const value = (key: string) => forJoin.settings[key]!.value
       // A meeting with no passcode (made before passcodes were required) keeps its state.
       if (value('meeting.passcode_required') === true && meeting.passcodeHash && !manager) {
         if (!input.passcode || !(await verifyPasscode(input.passcode, meeting.passcodeHash))) {
@@ -178,10 +193,11 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
       const waitingRoom = value('meeting.waiting_room') === true
       // A guest joined by the host's or an admin's own client (a room system) enters at once.
       const guestWaits = waitingRoom && !manager
-      const { participant, newParticipant, waiting } = input.guest
-        ? { participant: await joinGuest(principal, meeting, input.guest, input.role ?? 'attendee', guestWaits, now), newParticipant: true, waiting: guestWaits }
-        : await joinUser(principal, meeting, now, input.role, waitingRoom)
-      return {
+      const requestKey = input.guest && idempotencyKey ? `${principal.subject}:${idempotencyKey}` : null
+      const { participant, replayed, newParticipant, waiting } = input.guest
+        ? await joinGuest(principal, meeting, input.guest, input.role ?? 'attendee', guestWaits, now, requestKey)
+        : { ...(await joinUser(principal, meeting, now, input.role, waitingRoom)), replayed: false }
+      const answer = {
         participantId: participant.id,
         role: participant.role,
         waiting,
@@ -198,12 +214,13 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
           recordingDenialAction: value('recording.denial_action') as 'remove' | 'read_only' | 'stop_capture',
         },
         permissions: {
-          camera: joined.permissions['permissions.camera'],
-          microphone: joined.permissions['permissions.microphone'],
-          screenCapture: joined.permissions['permissions.screen_capture'],
+          camera: forJoin.permissions['permissions.camera'],
+          microphone: forJoin.permissions['permissions.microphone'],
+          screenCapture: forJoin.permissions['permissions.screen_capture'],
         },
-        ...(await privacy.joinState(meeting, participant.id, input.locale, { settings: joined.settings, newParticipant })),
+        ...(await privacy.joinState(meeting, participant.id, input.locale, { settings: forJoin.settings, newParticipant })),
       }
+      return { answer, replayed }
     },
 
     /** The host, a cohost or an admin lets a waiting participant in: presence counts from this instant. */

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, gt, inArray, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
+import { type CacheBus, ScopedCache } from '../../lib/cache.js'
 import { notices, noticeVersions } from '../../../db/schema/index.js'
 
 export type NoticeRow = typeof notices.$inferSelect
@@ -8,7 +9,7 @@ export type NoticeKind = NoticeRow['kind']
 export type NoticeWithVersion = { notice: NoticeRow; version: NoticeVersionRow }
 
 // Notices and their immutable versions; every query names the account.
-export function createNoticesRepository(db: Db) {
+export function createNoticesRepository(db: Db, cache: CacheBus) {
   /** The latest version of each notice of the given kinds (DISTINCT ON keeps one row per notice). */
   const current = (executor: Executor, accountId: string, kinds: readonly NoticeKind[]): Promise<NoticeWithVersion[]> =>
     executor
@@ -18,14 +19,18 @@ export function createNoticesRepository(db: Db) {
       .where(and(eq(noticeVersions.accountId, accountId), inArray(noticeVersions.kind, [...kinds])))
       .orderBy(noticeVersions.noticeId, desc(noticeVersions.version))
 
+  const currentNotices = new ScopedCache<NoticeWithVersion[]>(cache, 5_000)
+
   return {
     async insertNotice(tx: Executor, row: typeof notices.$inferInsert): Promise<NoticeRow> {
       const [inserted] = await tx.insert(notices).values(row).returning()
+      cache.touch(tx, { accountId: row.accountId })
       return inserted!
     },
 
     async insertVersion(tx: Executor, row: typeof noticeVersions.$inferInsert): Promise<NoticeVersionRow> {
       const [inserted] = await tx.insert(noticeVersions).values(row).returning()
+      cache.touch(tx, { accountId: row.accountId })
       return inserted!
     },
 
@@ -91,7 +96,11 @@ export function createNoticesRepository(db: Db) {
         .limit(options.limit)
     },
 
-    current: (accountId: string, kinds: readonly NoticeKind[], executor: Executor = db) => current(executor, accountId, kinds),
+    /** Each notice of the kinds with its current version; outside a transaction from memory (every join reads it). */
+    current: (accountId: string, kinds: readonly NoticeKind[], executor: Executor = db) =>
+      executor === db
+        ? currentNotices.load(`${accountId}:${[...kinds].sort().join(',')}`, { accountId }, () => current(db, accountId, kinds))
+        : current(executor, accountId, kinds),
   }
 }
 

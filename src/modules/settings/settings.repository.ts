@@ -3,6 +3,7 @@ import { type Db, type Executor, rowsOf } from '../../../db/client.js'
 import { accounts, consentRecords, settingLocks, settingValues } from '../../../db/schema/index.js'
 import type { Layer } from './settings.catalog.js'
 import type { Chain, ChainLock, ChainValue } from './settings.resolve.js'
+import { type CacheBus, type Invalidation, ScopedCache } from '../../lib/cache.js'
 
 /** Which layers a chain includes: the account always, then optionally one group or a user's groups, a user, a meeting. */
 export interface ChainScope {
@@ -89,8 +90,17 @@ const chainSelect = (executor: Executor) =>
     .from(accounts)
     .where(eq(accounts.id, sql.placeholder('accountId')))
 
-export function createSettingsRepository(db: Db) {
+/** Who a write at a layer changes: a user's chains, a meeting's, or (account, group) the account's. */
+function changed(accountId: string, layer: Layer, scopeId: string): Invalidation {
+  if (layer === 'user') return { accountId, userId: scopeId }
+  if (layer === 'meeting') return { accountId, meetingId: scopeId }
+  return { accountId }
+}
+
+export function createSettingsRepository(db: Db, cache: CacheBus) {
   const chainStatement = chainSelect(db).prepare('settings_chain')
+  // The user and meeting chains every settings read resolves: from memory outside transactions.
+  const chains = new ScopedCache<Chain>(cache, 20_000)
   return {
     /**
      * Every value and lock of a chain in one round trip, whatever the number of keys and groups;
@@ -102,10 +112,18 @@ export function createSettingsRepository(db: Db) {
         const result = await tx.execute(chainRowsQuery({ accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null, groupId: scope.groupId }))
         return toChain(rowsOf<ChainRow>(result))
       }
-      // The user and meeting chains are the hot reads: a prepared statement, planned once per connection.
-      const statement = tx === db ? chainStatement : chainSelect(tx).prepare('settings_chain')
-      const [row] = await statement.execute({ accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null })
-      return toChain(row?.rows ?? [])
+      // The user and meeting chains are the hot reads: a prepared statement, planned once per
+      // connection, and cached; a transaction reads its own view, never the cache.
+      const params = { accountId: scope.accountId, userId: scope.userId ?? null, meetingId: scope.meetingId ?? null }
+      if (tx !== db) {
+        const [row] = await chainSelect(tx).prepare('settings_chain').execute(params)
+        return toChain(row?.rows ?? [])
+      }
+      const tags = { accountId: scope.accountId, ...(scope.userId ? { userId: scope.userId } : {}), ...(scope.meetingId ? { meetingId: scope.meetingId } : {}) }
+      return chains.load(`${params.accountId}:${params.userId ?? ''}:${params.meetingId ?? ''}`, tags, async () => {
+        const [row] = await chainStatement.execute(params)
+        return toChain(row?.rows ?? [])
+      })
     },
 
     /** Serialises settings writes of one account, so a lock and a lower write cannot pass each other. */
@@ -114,6 +132,7 @@ export function createSettingsRepository(db: Db) {
     },
 
     async upsertValue(tx: Executor, row: typeof settingValues.$inferInsert) {
+      cache.touch(tx, changed(row.accountId, row.layer, row.scopeId))
       await tx
         .insert(settingValues)
         .values(row)
@@ -125,6 +144,7 @@ export function createSettingsRepository(db: Db) {
 
     async deleteValues(tx: Executor, accountId: string, layer: Layer, scopeId: string, keys: string[]) {
       if (keys.length === 0) return
+      cache.touch(tx, changed(accountId, layer, scopeId))
       await tx
         .delete(settingValues)
         .where(
@@ -138,6 +158,7 @@ export function createSettingsRepository(db: Db) {
     },
 
     async upsertLock(tx: Executor, row: typeof settingLocks.$inferInsert) {
+      cache.touch(tx, changed(row.accountId, row.layer, row.scopeId))
       await tx
         .insert(settingLocks)
         .values(row)
@@ -149,6 +170,7 @@ export function createSettingsRepository(db: Db) {
 
     async deleteLocks(tx: Executor, accountId: string, layer: 'account' | 'group', scopeId: string, keys: string[]) {
       if (keys.length === 0) return
+      cache.touch(tx, changed(accountId, layer, scopeId))
       await tx
         .delete(settingLocks)
         .where(

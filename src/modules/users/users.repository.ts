@@ -1,5 +1,6 @@
 import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
+import { type CacheBus, ScopedCache } from '../../lib/cache.js'
 import { accounts, type USER_STATUSES, users } from '../../../db/schema/index.js'
 
 export type UserRow = typeof users.$inferSelect
@@ -10,7 +11,9 @@ export type UserWithThreshold = UserRow & { minorAgeThreshold: number }
 const withThreshold = { ...getTableColumns(users), minorAgeThreshold: accounts.minorAgeThreshold }
 
 // Every query names the account: a user id alone never finds a row.
-export function createUsersRepository(db: Db) {
+export function createUsersRepository(db: Db, cache: CacheBus) {
+  // Asked on every authenticated request: served from memory, dropped when the user changes.
+  const standings = new ScopedCache<Pick<UserRow, 'status' | 'roles'>>(cache, 50_000)
   const selectUsers = (executor: Executor) =>
     executor.select(withThreshold).from(users).innerJoin(accounts, eq(accounts.id, users.accountId))
 
@@ -27,7 +30,7 @@ export function createUsersRepository(db: Db) {
   return {
     /** What a token's user may still do: their status and the roles their row holds now. */
     async standingOf(accountId: string, userId: string): Promise<Pick<UserRow, 'status' | 'roles'> | undefined> {
-      return (await statusById.execute({ accountId, userId }))[0]
+      return standings.load(`${accountId}:${userId}`, { accountId, userId }, async () => (await statusById.execute({ accountId, userId }))[0]!)
     },
 
     async findById(accountId: string, userId: string, tx?: Executor): Promise<UserWithThreshold | undefined> {
@@ -55,6 +58,7 @@ export function createUsersRepository(db: Db) {
 
     async insert(tx: Executor, row: NewUserRow): Promise<void> {
       await tx.insert(users).values(row)
+      cache.touch(tx, { accountId: row.accountId, userId: row.id })
     },
 
     async update(tx: Executor, accountId: string, userId: string, changes: Partial<NewUserRow>): Promise<void> {
@@ -62,6 +66,7 @@ export function createUsersRepository(db: Db) {
         .update(users)
         .set(changes)
         .where(and(eq(users.accountId, accountId), eq(users.id, userId)))
+      if (changes.status !== undefined || changes.roles !== undefined) cache.touch(tx, { accountId, userId })
     },
 
     async firstAdmin(accountId: string): Promise<UserRow | undefined> {

@@ -1,0 +1,2 @@
+ALTER TABLE "participants" ADD COLUMN "request_key" text;--> statement-breakpoint
+CREATE UNIQUE INDEX "participants_request_key_unique" ON "participants" USING btree ("account_id","request_key") WHERE "participants"."request_key" is not null;

@@ -1,0 +1,71 @@
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { checkResponse } from '../helpers/openapi.js'
+import { testConfig, testDatabase } from '../helpers/app.js'
+
+// Memory bounded by design (issue 14, lever 6): past MAX_IN_FLIGHT requests a process answers
+// 503 with Retry-After at once instead of queuing; the health checks always answer.
+
+t.test('past MAX_IN_FLIGHT a request is shed with 503 problem+json and Retry-After; slots come back when answers leave or clients go', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '2' }), database, logger: false })
+  t.teardown(() => app.close())
+  const gates: (() => void)[] = []
+  app.get('/slow', { config: { public: true } }, () => new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true }))))
+  await app.ready()
+
+  const first = app.inject({ method: 'GET', url: '/slow' })
+  const second = app.inject({ method: 'GET', url: '/slow' })
+  while (gates.length < 2) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(app.inFlight(), 2)
+
+  const shed = await app.inject({ method: 'GET', url: '/v1/settings/catalog' })
+  t.equal(shed.statusCode, 503)
+  t.equal(shed.headers['retry-after'], '1')
+  t.match(shed.headers['content-type'], /^application\/problem\+json/)
+  t.match(shed.json(), { status: 503, code: 'overloaded' })
+  t.same(checkResponse({ method: 'GET', url: '/v1/settings/catalog', status: 503, contentType: shed.headers['content-type'] as string, body: shed.json() }), [], 'documented on every operation')
+  t.equal((await app.inject({ method: 'GET', url: '/health' })).statusCode, 200, '/health is never shed')
+  t.equal(app.inFlight(), 2, 'a shed request takes no slot')
+
+  gates.shift()!()
+  t.equal((await first).statusCode, 200)
+  t.equal(app.inFlight(), 1, 'an answered request gives its slot back')
+  const unauthenticated = await app.inject({ method: 'GET', url: '/v1/me' })
+  t.equal(unauthenticated.statusCode, 401, 'a slot is free again (and an error answer gives it back too)')
+  t.equal(app.inFlight(), 1)
+  gates.shift()!()
+  await second
+  t.equal(app.inFlight(), 0, 'all slots back')
+})
+
+t.test('MAX_IN_FLIGHT=0 turns the bound off', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '0' }), database, logger: false })
+  t.teardown(() => app.close())
+  await app.ready()
+  const answers = await Promise.all(Array.from({ length: 20 }, () => app.inject({ method: 'GET', url: '/v1/settings/catalog' })))
+  t.ok(answers.every((answer) => answer.statusCode === 401), 'none shed')
+  t.equal(app.inFlight(), 0)
+})
+
+t.test('a client that leaves before its answer gives its slot back', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '1' }), database, logger: false })
+  t.teardown(() => app.close())
+  const gates: (() => void)[] = []
+  app.get('/slow', { config: { public: true } }, () => new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true }))))
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const controller = new AbortController()
+  const leaving = fetch(`${address}/slow`, { signal: controller.signal }).catch(() => 'gone')
+  while (gates.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(app.inFlight(), 1)
+  controller.abort()
+  t.equal(await leaving, 'gone')
+  while (app.inFlight() > 0) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal((await fetch(`${address}/health`)).status, 200)
+  gates.shift()!()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  t.equal(app.inFlight(), 0, 'the late answer does not give the slot back twice')
+  t.equal((await fetch(`${address}/v1/settings/catalog`)).status, 401, 'the slot is free for the next client')
+})
