@@ -19,12 +19,23 @@ import postgres from 'postgres'
 //   acknowledgements.
 // - drain-leaves-reserved-connection: a socket 'drain' handed an idle connection to the pool even
 //   while a transaction held it between two statements (upstream #823).
+// - write-after-close: a transaction's ROLLBACK (or a reserved query) executed on a connection
+//   whose backend had just gone scheduled a write that ran after the socket was dropped and threw
+//   from a timer: `Cannot read properties of null (reading 'write')` ended the process whenever
+//   PostgreSQL's connections were terminated under load (upstream #1154, #1066, #1208; open PRs
+//   #1168, #1209). Such a query now fails with CONNECTION_CLOSED at once, and a write pending when
+//   the socket closed no longer stalls the next session's startup until connect_timeout.
+// - close-settles-session: a closed session's unanswered query and last error stayed in place, so
+//   the reconnected session's first query failed with the old backend's error; and a type fetch
+//   cut off by the loss of its connection rejected with no handler, which also ends the process.
 
 /** The fixes this code relies on; the installed package must name each of them. */
 export const REQUIRED_FIXES = [
   'queue-remove-from-head',
   'begin-reserves-its-connection',
   'drain-leaves-reserved-connection',
+  'write-after-close',
+  'close-settles-session',
 ] as const
 
 export interface PostgresManifest {

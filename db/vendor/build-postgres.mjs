@@ -86,6 +86,109 @@ const FIXES = [
       },
     ],
   },
+  {
+    id: 'write-after-close',
+    replace: [
+      {
+        file: 'connection.js',
+        from: `      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))
+
+    if (stream)`,
+        to: `      return queryError(q, Errors.connection('CONNECTION_DESTROYED', options))
+
+    // consentry: a holder (a transaction's ROLLBACK, a reserved sql) can still reach a connection
+    // whose socket failed or closed: its query fails now, and the connection stays where the
+    // pool put it (true keeps the holder from moving it to full)
+    if (!socket || socket.destroyed)
+      return (queryError(q, Errors.connection('CONNECTION_CLOSED', options)), true)
+
+    if (stream)`,
+      },
+      {
+        file: 'connection.js',
+        from: `  function nextWrite(fn) {
+    const x = socket.write(chunk, fn)`,
+        to: `  function nextWrite(fn) {
+    // consentry: bytes for a socket that is gone fail the queries they carry, instead of
+    // throwing from a timer and ending the process
+    if (!socket)
+      return writeAfterClose()
+
+    const x = socket.write(chunk, fn)`,
+      },
+      {
+        file: 'connection.js',
+        from: `  function connectTimedOut() {`,
+        to: `  function writeAfterClose() {
+    const err = Errors.connection('CONNECTION_CLOSED', options)
+    nextWriteTimer !== null && clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null
+    query && queryError(query, err)
+    while (sent.length)
+      queryError(sent.shift(), err)
+    return false
+  }
+
+  function connectTimedOut() {`,
+      },
+      {
+        file: 'connection.js',
+        from: `    clearImmediate(nextWriteTimer)
+    socket.removeListener('data', data)`,
+        to: `    clearImmediate(nextWriteTimer)
+    // consentry: the closed socket's unsent bytes go with it; kept, the next session's
+    // startup would queue behind a cleared timer and never be sent
+    chunk = nextWriteTimer = null
+    socket.removeListener('data', data)`,
+      },
+    ],
+  },
+  {
+    id: 'close-settles-session',
+    replace: [
+      {
+        file: 'connection.js',
+        from: `  async function closed(hadError) {`,
+        to: `  // consentry: what a closed session still owed an answer fails, and none of it is left for the
+  // next session, whose first answer would otherwise settle it: with the dead backend's last
+  // error, that failed the query the connection had just reconnected for
+  function forgetSession() {
+    const err = Errors.connection('CONNECTION_CLOSED', options)
+    query && queryError(query, err)
+    while (sent.length)
+      queryError(sent.shift(), err)
+    query = results = errorResponse = null
+    result = new Result()
+  }
+
+  async function closed(hadError) {`,
+      },
+      {
+        file: 'connection.js',
+        from: `    if (initial)
+      return reconnect()
+
+    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))
+`,
+        to: `    if (initial)
+      return (forgetSession(), reconnect())
+
+    !hadError && (query || sent.length) && error(Errors.connection('CONNECTION_CLOSED', options, socket))
+    forgetSession()
+`,
+      },
+      {
+        file: 'connection.js',
+        from: `        return fetchArrayTypes()
+`,
+        to: `        // consentry: a type fetch cut off by a lost connection fails the query waiting for the
+        // connection (errored), or is made again by the next session (closed); its own rejection,
+        // unhandled, ended the process
+        return fetchArrayTypes().catch(() => { /* settled above */ })
+`,
+      },
+    ],
+  },
 ]
 
 function sha512(bytes) {

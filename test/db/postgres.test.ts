@@ -7,7 +7,7 @@ import { checkFixes, installed, manifestFile, REQUIRED_FIXES } from '../../db/po
 
 // postgres.js comes from db/vendor/postgres-3.4.9-consentry.tgz. These tests check that the
 // installed copy is that one, in every build and for drizzle-orm too, and test its Queue fix;
-// the fixes that need a server are tested in postgres-transactions.
+// the fixes that need a server are tested in postgres-transactions and postgres-connection-loss.
 
 const require = createRequire(import.meta.url)
 const packageDir = path.dirname(manifestFile)
