@@ -1,112 +1,106 @@
 import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { CONNECTION_FIXES, connectionPatched, fixedConnectionSource, installedVersion, PATCHED_VERSION, postgres, Queue, queuePatched } from '../../db/postgres.js'
+import { checkFixes, installed, manifestFile, REQUIRED_FIXES } from '../../db/postgres.js'
 
-// db/postgres.ts carries reviewed fixes to postgres.js: its Queue's remove() searched past the
-// consumed front (sustained load slowed down), and a BEGIN that filled a connection's pipeline
-// left its transaction open on a connection the pool handed to unrelated queries.
+// postgres.js comes from db/vendor/postgres-3.4.9-consentry.tgz. These tests check that the
+// installed copy is that one, in every build and for drizzle-orm too, and test its Queue fix;
+// the fixes that need a server are tested in postgres-transactions and postgres-connection-loss.
 
-t.test('the fixes are reviewed against the installed postgres.js and are the modules the client uses', async (t) => {
-  t.equal(installedVersion, PATCHED_VERSION, 'an upgraded postgres.js needs the fixes reviewed again (db/postgres.ts)')
-  t.ok(queuePatched, "the client's CommonJS build resolved its Queue to the fixed one")
-  t.ok(connectionPatched, 'and its connection module to the fixed one')
+const require = createRequire(import.meta.url)
+const packageDir = path.dirname(manifestFile)
+const BUILDS = ['src', 'cjs/src', 'cf/src']
+
+t.test('the installed postgres.js is 3.4.9 naming every fix, and the only copy: for require and for drizzle-orm too', async (t) => {
+  t.equal(installed.version, '3.4.9', 'the version drizzle-orm and the fixes were reviewed against')
+  t.same(installed.consentry?.fixes, [...REQUIRED_FIXES], 'the marker names the fixes db/postgres.ts relies on')
+  t.equal(path.dirname(path.dirname(path.dirname(require.resolve('postgres')))), packageDir, 'require loads the same package')
+  const fromDrizzle = createRequire(require.resolve('drizzle-orm/postgres-js')).resolve('postgres')
+  t.equal(path.dirname(path.dirname(path.dirname(fromDrizzle))), packageDir, 'and so does drizzle-orm')
 })
 
-t.test('each connection fix replaces exactly the reviewed code, and refuses a source it does not fit', async (t) => {
-  const file = path.join(path.dirname(createRequire(import.meta.url).resolve('postgres')), 'connection.js')
-  const source = readFileSync(file, 'utf8')
-  const fixed = fixedConnectionSource(source)
-  for (const fix of CONNECTION_FIXES) {
-    t.notOk(fixed.includes(fix.from), `${fix.name}: the old code is gone`)
-    t.equal(fixed.split(fix.to).length, 2, `${fix.name}: the new code is there once`)
+t.test('db/postgres.ts refuses, in one line, a postgres.js that lacks any fix', async (t) => {
+  t.throws(() => checkFixes({ version: '3.4.9' }, 'node_modules/postgres/package.json'), {
+    message: `postgres 3.4.9 at node_modules/postgres/package.json lacks Consentry's fixes (${REQUIRED_FIXES.join(', ')}): install db/vendor/postgres-3.4.9-consentry.tgz with npm ci`,
+  })
+  t.throws(() => checkFixes({ version: '3.4.10', consentry: { fixes: REQUIRED_FIXES.slice(1) } }, 'x'), /^postgres 3\.4\.10 at x lacks Consentry's fixes \(queue-remove-from-head\): /)
+  t.doesNotThrow(() => checkFixes({ version: '3.4.9', consentry: { fixes: [...REQUIRED_FIXES] } }, 'x'))
+})
+
+t.test("the package's three builds carry the same code: only the module syntax differs", async (t) => {
+  // The tests run the import build (and the require build where it is cheap); this holds the
+  // require and Cloudflare builds to it.
+  const body = (build: string, file: string) => {
+    const source = readFileSync(path.join(packageDir, build, file), 'utf8')
+    return source.slice(source.search(/^(export default|module\.exports =) \w+$/m)).replace(/^.*\n/, '')
   }
-  t.equal(fixed.length - source.length, CONNECTION_FIXES.reduce((sum, fix) => sum + fix.to.length - fix.from.length, 0), 'nothing else changed')
-  t.throws(() => fixedConnectionSource(source.replace(CONNECTION_FIXES[0].from, '')), /does not fit/, 'an upgrade that moved the code is caught')
-  t.throws(() => fixedConnectionSource(source + CONNECTION_FIXES[1].from), /does not fit/, 'so is code that appears twice')
-})
-
-t.test('the fixed Queue keeps postgres.js semantics: FIFO, length, remove of live and consumed items', async (t) => {
-  const q = Queue<string>()
-  for (const x of ['a', 'b', 'c', 'd']) q.push(x)
-  t.equal(q.shift(), 'a')
-  t.equal(q.length, 3)
-  t.equal(q.remove('a'), null, 'a consumed item is not found again')
-  t.equal(q.remove('c'), 'c', 'a live item is removed')
-  t.equal(q.length, 2)
-  t.equal(q.shift(), 'b')
-  t.equal(q.shift(), 'd')
-  t.equal(q.length, 0, 'empty again')
-  t.equal(q.remove('d'), null)
-  const seeded = Queue(['x', 'y'])
-  t.equal(seeded.length, 2, 'an initial array is copied in')
-  t.equal(seeded.shift(), 'x')
-})
-
-t.test('a queue that never empties still finds a live item right behind a long consumed front', async (t) => {
-  // The shape of sustained load: items come and go but the queue is never empty.
-  const q = Queue<number>()
-  q.push(0)
-  for (let i = 1; i <= 100_000; i++) {
-    q.push(i)
-    if (q.shift() !== i - 1) t.fail(`turn ${i} out of order`)
-    if (i % 25_000 === 0) t.equal(q.length, 1, `after ${i} turns one item is live`)
+  for (const file of ['connection.js', 'queue.js']) {
+    const [first, ...others] = BUILDS.map((build) => body(build, file))
+    t.ok(first!.includes('consentry:'), `${file} carries the fixes`)
+    for (const [i, other] of others.entries()) t.equal(other, first, `${BUILDS[i + 1]}/${file} equals src/${file}`)
   }
-  t.equal(q.remove(100_000), 100_000, 'the live item is removed')
-  t.equal(q.length, 0)
 })
 
-if (process.env.DATABASE_URL) {
-  const url = process.env.DATABASE_URL
+/** The installed package's Queue, from each Node build. */
+type Queue = <T>(initial?: T[]) => { readonly length: number; push(x: T): T; shift(): T | undefined; remove(x: T): T | null }
+const queues: [string, Queue][] = [
+  ['import', ((await import(new URL('./queue.js', import.meta.resolve('postgres')).href)) as { default: Queue }).default],
+  ['require', require(path.join(path.dirname(require.resolve('postgres')), 'queue.js')) as Queue],
+]
 
-  t.test('the patched client pipelines many more queries than it has connections, each answered right', async (t) => {
-    const sql = postgres(url, { max: 2, onnotice: () => {} })
-    t.teardown(() => sql.end({ timeout: 5 }))
-    const answers = await Promise.all(Array.from({ length: 500 }, (_, i) => sql`select ${i}::int as n`.then(([row]) => row!.n as number)))
-    t.same(answers, Array.from({ length: 500 }, (_, i) => i))
+for (const [build, Queue] of queues) {
+  t.test(`${build}: the Queue keeps its semantics: FIFO, length, remove of live and consumed items`, async (t) => {
+    const q = Queue<string>()
+    for (const x of ['a', 'b', 'c', 'd']) q.push(x)
+    t.equal(q.shift(), 'a')
+    t.equal(q.length, 3)
+    t.equal(q.remove('a'), null, 'a consumed item is not found again')
+    t.equal(q.remove('c'), 'c', 'a live item is removed')
+    t.equal(q.length, 2)
+    t.equal(q.shift(), 'b')
+    t.equal(q.shift(), 'd')
+    t.equal(q.length, 0, 'empty again')
+    t.equal(q.remove('d'), null)
+    const seeded = Queue(['x', 'y'])
+    t.equal(seeded.length, 2, 'an initial array is copied in')
+    t.equal(seeded.shift(), 'x')
   })
 
-  t.test('a transaction whose BEGIN fills a busy connection\'s pipeline keeps that connection: no other query runs inside it', async (t) => {
-    // Upstream's reproduction, made deterministic: both connections busy, one query already
-    // pipelined on each, so each BEGIN lands at a full pipeline (max_pipeline 2). Unfixed, every
-    // round failed with UNSAFE_TRANSACTION and left a transaction open that later pool queries
-    // ran inside (they shared its transaction id).
-    const application = `postgres-fix-${process.pid}`
-    // max_pipeline is a postgres.js option its typings leave out.
-    const pipeline = { max_pipeline: 2 } as object
-    const sql = postgres(url, { max: 2, onnotice: () => {}, connection: { application_name: application }, ...pipeline })
-    t.teardown(() => sql.end({ timeout: 5 }))
-    await Promise.all([sql`select 1`.execute(), sql`select 1`.execute()])
-    const failures: string[] = []
-    const inside: string[] = []
-    for (let round = 0; round < 10; round++) {
-      const busy = [sql`select pg_sleep(0.02)`.execute(), sql`select pg_sleep(0.02)`.execute()]
-      const pipelined = [sql`select 1`.execute(), sql`select 1`.execute()]
-      const transactions: string[] = []
-      const begun = Array.from({ length: 3 }, () =>
-        sql
-          .begin(async (tx) => {
-            const [row] = await tx`select txid_current()::text as x`
-            transactions.push(row!.x as string)
-            await tx`select pg_sleep(0.01)`
-          })
-          .catch((error: Error & { code?: string }) => {
-            failures.push(error.code ?? error.message)
-          }),
-      )
-      const others = await Promise.all(Array.from({ length: 6 }, () => sql`select txid_current()::text as x`.execute().then(([row]) => row!.x as string)))
-      await Promise.all([...begun, ...busy, ...pipelined])
-      t.equal(transactions.length, 3, `round ${round}: the three transactions ran`)
-      inside.push(...others.filter((x) => transactions.includes(x)))
+  t.test(`${build}: in a queue that never empties, remove() reads only the live items, not the consumed front`, async (t) => {
+    // The Queue copies its initial array with slice(), which builds the copy through the
+    // array's species: the copy here is a proxy that counts element reads. Unfixed, remove()
+    // scanned from index 0 and read every consumed slot: 100,000 reads here, a slowdown that grew
+    // for as long as the load lasted.
+    let reads = 0
+    const counted = function (length: number) {
+      return new Proxy(new Array<number>(length), {
+        get: (target, key, receiver) => (typeof key === 'string' && /^\d+$/.test(key) && reads++, Reflect.get(target, key, receiver)),
+      })
     }
-    t.same(failures, [], 'no transaction failed (UNSAFE_TRANSACTION before the fix)')
-    t.same(inside, [], 'no pool query shared a transaction')
-    const after = await Promise.all(Array.from({ length: 20 }, () => sql`select txid_current()::text as x`.execute().then(([row]) => row!.x as string)))
-    t.equal(new Set(after).size, 20, 'afterwards every pool query is its own transaction')
-    const observer = postgres(url, { max: 1, onnotice: () => {} })
-    t.teardown(() => observer.end({ timeout: 5 }))
-    const [open] = await observer`select count(*)::int as n from pg_stat_activity where application_name = ${application} and state like 'idle in transaction%'`
-    t.equal(open!.n, 0, 'and no connection is left inside a transaction')
+    const initial: number[] = []
+    Object.defineProperty(initial, 'constructor', { value: { [Symbol.species]: counted } })
+    const q = Queue(initial)
+    q.push(0)
+    for (let i = 1; i <= 100_000; i++) {
+      q.push(i)
+      if (q.shift() !== i - 1) t.fail(`turn ${i} out of order`)
+    }
+    t.equal(q.length, 1, 'one item is live after 100,000 turns')
+    t.ok(reads >= 100_000, 'the probe sees the reads of shift()')
+    reads = 0
+    t.equal(q.remove(100_000), 100_000, 'the live item is removed')
+    t.ok(reads <= 2, `remove() read ${reads} element(s)`)
+    t.equal(q.length, 0)
+    t.equal(q.remove(99_999), null, 'a consumed item is not found')
   })
 }
+
+t.test('the vendored tarball is what package.json installs', async (t) => {
+  const root = fileURLToPath(new URL('../../', import.meta.url))
+  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; overrides: Record<string, string> }
+  t.equal(manifest.dependencies.postgres, 'file:db/vendor/postgres-3.4.9-consentry.tgz')
+  t.equal(manifest.overrides.postgres, '$postgres', 'every dependent (drizzle-orm) gets the same copy')
+  t.ok(readFileSync(path.join(root, 'db', 'vendor', 'postgres-3.4.9-consentry.tgz')).length > 0)
+})
