@@ -9,6 +9,7 @@ import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
+import { lockFolder } from './folder-lock.js'
 import { postgres } from './postgres.js'
 import * as schema from './schema/index.js'
 
@@ -132,6 +133,7 @@ async function listenPostgres(url: string, channel: string, handlers: ListenHand
 async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>, logger?: Logger): Promise<Database> {
   const inMemory = target.dir.startsWith('memory://')
   if (!inMemory) mkdirSync(target.dir, { recursive: true })
+  const unlock = inMemory ? () => {} : lockFolder(target.dir)
   const client = new PGlite(inMemory ? undefined : target.dir)
   await client.waitReady
   const db = drizzlePglite({ client, schema, ...(logger ? { logger } : {}) }) as unknown as Db
@@ -146,7 +148,10 @@ async function openPglite(target: Extract<DatabaseTarget, { kind: 'pglite' }>, l
       handlers.onConnect()
       return () => unlisten()
     },
-    close: () => client.close(),
+    close: async () => {
+      await client.close()
+      unlock()
+    },
   }
 }
 

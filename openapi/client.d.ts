@@ -2863,6 +2863,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -2872,7 +2881,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2922,6 +2931,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -2931,7 +2949,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -2976,6 +2994,15 @@ export interface operations {
             };
             /** @description The resource does not exist, or belongs to another account */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3100,6 +3127,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3109,7 +3145,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3176,6 +3212,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3185,7 +3230,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3283,6 +3328,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3292,7 +3346,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3366,6 +3420,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3375,7 +3438,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3485,6 +3548,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3494,7 +3566,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3562,6 +3634,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3571,7 +3652,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3637,6 +3718,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3646,7 +3736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3745,6 +3835,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3754,7 +3853,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3819,6 +3918,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3828,7 +3936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -3900,6 +4008,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -3909,7 +4026,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4019,6 +4136,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4028,7 +4154,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4101,6 +4227,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4110,7 +4245,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4177,6 +4312,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4186,7 +4330,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4253,6 +4397,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4262,7 +4415,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4327,6 +4480,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4336,7 +4498,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4403,6 +4565,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4412,7 +4583,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4501,6 +4672,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4510,7 +4690,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4578,6 +4758,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4587,7 +4776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4686,6 +4875,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4695,7 +4893,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4763,6 +4961,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4772,7 +4979,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4871,6 +5078,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4880,7 +5096,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4948,6 +5164,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -4957,7 +5182,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5022,6 +5247,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5031,7 +5265,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5127,6 +5361,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5136,7 +5379,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5201,6 +5444,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5210,7 +5462,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5284,6 +5536,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5293,7 +5554,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5401,6 +5662,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5410,7 +5680,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5477,6 +5747,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5486,7 +5765,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5562,6 +5841,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5571,7 +5859,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5669,6 +5957,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5678,7 +5975,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5766,6 +6063,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5775,7 +6081,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5863,6 +6169,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5872,7 +6187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5939,6 +6254,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -5948,7 +6272,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6046,6 +6370,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6055,7 +6388,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6122,6 +6455,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6131,7 +6473,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6203,6 +6545,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6212,7 +6563,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6322,6 +6673,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many wrong passcodes for this meeting from this address, or too many requests */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6331,7 +6691,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6420,6 +6780,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6429,7 +6798,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6528,6 +6897,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6537,7 +6915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6624,6 +7002,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6633,7 +7020,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6706,6 +7093,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6715,7 +7111,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6825,6 +7221,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6834,7 +7239,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6945,6 +7350,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -6954,7 +7368,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7001,6 +7415,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7010,7 +7433,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7080,6 +7503,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7089,7 +7521,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7165,6 +7597,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7174,7 +7615,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7284,6 +7725,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7293,7 +7743,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7360,6 +7810,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7369,7 +7828,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7479,6 +7938,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7488,7 +7956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7560,6 +8028,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7569,7 +8046,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7679,6 +8156,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7688,7 +8174,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7756,6 +8242,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7765,7 +8260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7831,6 +8326,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7840,7 +8344,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7908,6 +8412,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -7917,7 +8430,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8017,6 +8530,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8026,7 +8548,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8098,6 +8620,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8107,7 +8638,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8217,6 +8748,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8226,7 +8766,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8294,6 +8834,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8303,7 +8852,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8369,6 +8918,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8378,7 +8936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8476,6 +9034,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8485,7 +9052,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8558,6 +9125,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8567,7 +9143,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8677,6 +9253,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8686,7 +9271,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8782,6 +9367,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8791,7 +9385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8899,6 +9493,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8908,7 +9511,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -8978,6 +9581,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -8987,7 +9599,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9059,6 +9671,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -9068,7 +9689,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9135,6 +9756,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -9144,7 +9774,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9216,6 +9846,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -9225,7 +9864,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9335,6 +9974,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -9344,7 +9992,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -9412,6 +10060,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected server error (details only in the server log) */
             500: {
                 headers: {
@@ -9421,7 +10078,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -27,9 +27,10 @@ import privacySignals from './modules/settings/settings.signals.js'
 import auth from './plugins/auth.js'
 import database from './plugins/database.js'
 import openapi from './plugins/openapi.js'
-import problem from './plugins/problem.js'
-import securityHeaders from './plugins/security-headers.js'
+import problem, { clientErrorResponse, routerProblem, sendProblem } from './plugins/problem.js'
+import securityHeadersPlugin, { securityHeaders } from './plugins/security-headers.js'
 import inFlight from './plugins/in-flight.js'
+import rateLimits from './plugins/rate-limits.js'
 import { compiledSerializerCompiler } from './plugins/serializer.js'
 import { createServices } from './services.js'
 
@@ -50,6 +51,8 @@ export const LOG_REDACT_PATHS = [
   '*.guardianConsent',
   '*.birthDate',
 ]
+
+const SECURITY_HEADERS = securityHeaders()
 
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
@@ -75,6 +78,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     routerOptions: { ignoreTrailingSlash: false, maxParamLength: 200 },
+    // What fails before routing answers problem+json with the usual headers too.
+    frameworkErrors: (error, _request, reply) => {
+      reply.headers(SECURITY_HEADERS)
+      void sendProblem(reply, routerProblem(error))
+    },
+    clientErrorHandler: (error, socket) => {
+      if ((error as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return
+      if (socket.writable) socket.write(clientErrorResponse(error as { code?: string }, SECURITY_HEADERS))
+      socket.destroy(error)
+    },
   }).withTypeProvider<ZodTypeProvider>()
   // Bodies are JSON only: fastify's text/plain parser would turn a text body into a 400 instead of a 415.
   app.removeContentTypeParser('text/plain')
@@ -84,8 +97,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // Order matters: /docs is registered before auth, so it is the only part that needs no token
   // without saying so; every later route is authenticated unless it declares `public`.
   await app.register(problem)
-  await app.register(securityHeaders)
-  await app.register(inFlight, { max: config.maxInFlight })
+  await app.register(securityHeadersPlugin)
+  await app.register(inFlight, { max: config.maxInFlight, ...config.pressure })
+  await app.register(rateLimits, config.rateLimits)
   await app.register(openapi)
   await app.register(database, { database: options.database })
   // Without an injected clock (tests move one by hand), instants come from the database's clock.

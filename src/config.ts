@@ -48,6 +48,11 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(100_000).default(256),
+  MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
+  MAX_HEAP_SHARE: z.coerce.number().min(0).max(1).default(0.9),
+  RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
+  RATE_LIMIT_ANON_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(300),
+  PASSCODE_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(10_000).default(10),
   UPLOAD_LIMIT: z.coerce
     .number()
     .int()
@@ -91,6 +96,10 @@ export interface Config {
   uploadLimit: number
   /** Requests a process works on at once; more are answered 503 with Retry-After (0: no limit). */
   maxInFlight: number
+  /** Load shed with 503 on event-loop delay (ms) and on heap use (share of its limit); 0 turns each off. */
+  pressure: { maxEventLoopDelayMs: number; maxHeapShare: number }
+  /** Per minute: per principal, per address before authentication, passcode failures per meeting and address (0: off). */
+  rateLimits: { perPrincipal: number; anonymousPerAddress: number; passcodeFailures: number }
 }
 
 export class ConfigError extends Error {
@@ -167,6 +176,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     bodyLimit: e.BODY_LIMIT,
     uploadLimit: e.UPLOAD_LIMIT,
     maxInFlight: e.MAX_IN_FLIGHT,
+    pressure: { maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS, maxHeapShare: e.MAX_HEAP_SHARE },
+    rateLimits: { perPrincipal: e.RATE_LIMIT_PER_MINUTE, anonymousPerAddress: e.RATE_LIMIT_ANON_PER_MINUTE, passcodeFailures: e.PASSCODE_FAILURES_PER_MINUTE },
   }
 }
 

@@ -63,6 +63,23 @@ export function sqlState(error: unknown): string | undefined {
 
 export const isUniqueViolation = (error: unknown) => sqlState(error) === '23505'
 
+const CONNECTION_CODES = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT', 'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EHOSTUNREACH'])
+
+/**
+ * The database is unreachable or went away (a failover, a restart, a terminated backend): the
+ * request failed for reasons of the moment, and a retry may succeed. SQLSTATE class 08
+ * (connection exception), 57P01-03 (shutdown, cannot connect now), 53300 (too many connections),
+ * or the driver's own connection codes, wherever drizzle wrapped them.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code !== 'string') continue
+    if (CONNECTION_CODES.has(code) || code.startsWith('08') || /^57P0[123]$/.test(code) || code === '53300') return true
+  }
+  return false
+}
+
 /** An RFC 6901 JSON pointer: each segment with `~` and `/` escaped. */
 export function jsonPointer(...segments: string[]): string {
   return segments.map((segment) => `/${segment.replace(/~/g, '~0').replace(/\//g, '~1')}`).join('')

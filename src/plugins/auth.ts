@@ -40,7 +40,7 @@ export interface AuthOptions {
 export default fp<AuthOptions>(
   async (app, { config, userStanding }) => {
     const key = resolveVerificationKey(config)
-    const verify = {
+    const verifyOptions = {
       algorithms: [key.algorithm],
       // fast-jwt checks iss/aud only when present, so a configured one is also a required claim.
       requiredClaims: [
@@ -58,12 +58,22 @@ export default fp<AuthOptions>(
     await app.register(fastifyJwt, {
       secret: key.algorithm === 'HS256' ? key.secret : { public: key.publicKey },
       sign: key.algorithm === 'HS256' ? { algorithm: 'HS256' } : { algorithm: key.algorithm },
-      verify,
+      verify: verifyOptions,
     })
 
     app.decorateRequest('principal', null as unknown as Principal)
 
     async function authenticate(request: FastifyRequest) {
+      try {
+        await verify(request)
+      } catch (error) {
+        // Failed authentications count against the client's address (429 once over its limit).
+        if (error instanceof UnauthorizedError) await app.limits.failedAuthentication(request)
+        throw error
+      }
+    }
+
+    async function verify(request: FastifyRequest) {
       let payload: unknown
       try {
         payload = await request.jwtVerify()
@@ -101,5 +111,5 @@ export default fp<AuthOptions>(
       route.onRequest = [authenticate, ...existing]
     })
   },
-  { name: 'auth' },
+  { name: 'auth', dependencies: ['rate-limits'] },
 )

@@ -12,8 +12,9 @@ export const API_VERSION = '0.1.0'
 const STANDARD = {
   400: 'The request is malformed or does not match the schema',
   404: 'The resource does not exist, or belongs to another account',
+  429: 'rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds',
   500: 'Unexpected server error (details only in the server log)',
-  503: 'overloaded: the process is at its limit of requests in flight; retry after Retry-After seconds',
+  503: 'overloaded / under_pressure / database_unavailable: retry after Retry-After seconds',
 }
 const AUTHENTICATED = {
   401: 'Missing, expired or invalid bearer token',

@@ -161,6 +161,9 @@ async function main() {
       // A shared database needs a configured receipt key; the bench makes one per run.
       RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
       LOG_LEVEL: 'warn',
+      // The bench's load comes from one address and a few principals: per-process limits off.
+      RATE_LIMIT_PER_MINUTE: '0',
+      RATE_LIMIT_ANON_PER_MINUTE: '0',
       DATA_DIR: dataDir,
       PORT: '0',
     }

@@ -1,3 +1,4 @@
+import net from 'node:net'
 import { sql } from 'drizzle-orm'
 import { Writable } from 'node:stream'
 import t from 'tap'
@@ -163,4 +164,57 @@ t.test('a 500 is explained in the log, and the log holds no token or personal fi
   t.notMatch(log, /query\.leak/, 'no query string')
   t.match(log, /"path":"\/boom"/, 'requests are logged by path')
   t.match(log, /\[redacted\]/)
+})
+
+t.test('what fails before routing answers problem+json with the security headers, echoing nothing', async (t) => {
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const expectProblem = (label: string, res: { statusCode: number; headers: Record<string, unknown>; body: string }, status: number, code: string) => {
+    t.equal(res.statusCode, status, label)
+    t.match(String(res.headers['content-type']), /^application\/problem\+json/, `${label}: problem+json`)
+    t.equal(JSON.parse(res.body).code, code, `${label}: ${code}`)
+    t.equal(res.headers['x-content-type-options'], 'nosniff', `${label}: security headers`)
+    t.equal(res.headers['strict-transport-security'], 'max-age=31536000; includeSubDomains', `${label}: HSTS`)
+  }
+  const long = 'a'.repeat(300)
+  const overlong = await api.app.inject({ method: 'GET', url: `/v1/meetings/${long}`, headers: { authorization: `Bearer ${tenant.admin}` } })
+  expectProblem('an overlong path parameter', overlong, 414, 'uri_too_long')
+  t.notMatch(overlong.body, long, 'the URL is not echoed')
+  const badUrl = await api.app.inject({ method: 'GET', url: '/v1/meetings/%C0%AE' })
+  expectProblem('an invalid percent-encoding', badUrl, 400, 'bad_url')
+  t.notMatch(badUrl.body, /C0|AE/i, 'nor is the path')
+
+  // A header with a control character never reaches fastify: Node's parser refuses it.
+  const address = await api.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = new URL(address)
+  const raw = await new Promise<string>((resolve, reject) => {
+    const socket = net.connect(Number(port), '127.0.0.1', () => socket.write('GET /health HTTP/1.1\r\nHost: x\r\nX-Bad: a\u0001b\r\n\r\n'))
+    let text = ''
+    socket.on('data', (chunk) => (text += chunk.toString('latin1')))
+    socket.on('close', () => resolve(text))
+    socket.on('error', reject)
+  })
+  const [head, body] = raw.split('\r\n\r\n') as [string, string]
+  const headers = Object.fromEntries(head.split('\r\n').slice(1).map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]))
+  expectProblem('a header with a control character', { statusCode: Number(head.split(' ')[1]), headers, body }, 400, 'bad_request')
+})
+
+t.test('a validation problem lists at most 20 items and says how many there were', async (t) => {
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const extra = Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`unknown${i}`, i]))
+  const res = await api.request({ method: 'POST', url: `/v1/accounts/${tenant.accountId}/users`, token: tenant.admin, body: { email: 'v@example.test', displayName: 'V', roles: ['member'], ...extra } })
+  t.equal(res.status, 400)
+  t.equal(res.body.errors.length, 20)
+  t.equal(res.body.errorCount, 5000)
+  t.ok(JSON.stringify(res.body).length < 4000, 'a small answer')
+})
+
+t.test('RFC 6750: a 401 says Bearer, and whether the token given was the problem', async (t) => {
+  const api = await buildTestApp(t)
+  const none = await api.request({ method: 'GET', url: '/v1/me' })
+  t.equal(none.status, 401)
+  t.equal(none.headers['www-authenticate'], 'Bearer realm="consentry"')
+  const bad = await api.request({ method: 'GET', url: '/v1/me', token: 'not-a-token' })
+  t.equal(bad.headers['www-authenticate'], 'Bearer realm="consentry", error="invalid_token"')
 })

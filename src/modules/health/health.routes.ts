@@ -3,6 +3,8 @@ import { z } from 'zod'
 import { DomainError } from '../../lib/errors.js'
 import { problemResponse } from '../../plugins/problem.js'
 
+const READY_DEADLINE_MS = 1000
+
 const routes: FastifyPluginAsyncZod = async (app) => {
   app.get('/health', {
     config: { public: true },
@@ -27,7 +29,13 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       },
     },
     handler: async () => {
-      const current = await app.database.migrationsCurrent().catch(() => false)
+      // A probe answers within its deadline: while PostgreSQL restarts, queries wait for the
+      // driver to reconnect, and a readiness check that waited too would never say "not ready".
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), READY_DEADLINE_MS)
+      })
+      const current = await Promise.race([app.database.migrationsCurrent().catch(() => false), deadline]).finally(() => clearTimeout(timer))
       if (!current) throw new DomainError(503, 'not_ready', 'The database is unreachable or has pending migrations')
       return { status: 'ready' as const, database: app.database.kind }
     },

@@ -31,12 +31,20 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       response: {
         201: JoinAnswerSchema,
         403: problemResponse('passcode_invalid: the passcode is missing or wrong; forbidden: the caller may not join this way'),
+        429: problemResponse('rate_limited: too many wrong passcodes for this meeting from this address, or too many requests'),
         409: problemResponse('meeting_not_live: the meeting is not live; already_present: in the meeting or its waiting room already, leave first'),
       },
     },
     handler: async (request, reply) => {
       const key = request.headers['idempotency-key']
-      const { answer, replayed } = await service.join(request.principal, request.params.meetingId, request.body, typeof key === 'string' ? key : undefined)
+      // Passcode guesses are limited per meeting and address, before another scrypt hash is spent.
+      await app.limits.beforePasscode(request)
+      const { answer, replayed } = await service
+        .join(request.principal, request.params.meetingId, request.body, typeof key === 'string' ? key : undefined)
+        .catch(async (error: { code?: string }) => {
+          if (error.code === 'passcode_invalid') await app.limits.passcodeFailed(request)
+          throw error
+        })
       if (replayed) reply.header('idempotent-replayed', 'true')
       return reply.code(201).send(answer)
     },
