@@ -178,6 +178,14 @@ async function migrationsCurrent(db: Db): Promise<boolean> {
   }
 }
 
+/**
+ * A PostgreSQL array literal, for `= any(${pgArray(ids)}::uuid[])`: drizzle's sql template turns a
+ * JavaScript array into a parenthesised list of parameters, which is not an array.
+ */
+export function pgArray(values: readonly string[]): string {
+  return `{${values.map((value) => `"${value.replace(/["\\]/g, (c) => `\\${c}`)}"`).join(',')}}`
+}
+
 /** `execute` answers an array on postgres.js and `{ rows }` on PGlite. */
 export function rowsOf<T>(result: unknown): T[] {
   return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? [])

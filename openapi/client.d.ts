@@ -870,6 +870,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{accountId}/legal-holds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The account's legal holds, running and released (admins) */
+        get: operations["listLegalHolds"];
+        put?: never;
+        /**
+         * Suspend deletion of a user's or a meeting's data (admins; P-RET-2)
+         * @description While the hold runs, the purge skips every row it covers and reports them as withheld with the hold id. An unknown user or meeting is 404; `until` not after `from` is 400; an unreleased hold on the same subject over the same period is 409 `hold_exists` naming it.
+         */
+        post: operations["createLegalHold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/legal-holds/{holdId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One legal hold (admins) */
+        get: operations["getLegalHold"];
+        put?: never;
+        post?: never;
+        /** Release a legal hold: its data is eligible for deletion at the next purge (admins) */
+        delete: operations["releaseLegalHold"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -973,6 +1012,8 @@ export interface components {
             /** @description The first entry whose hash or link does not match */
             firstInvalidSeq: number | null;
             headSeq: number;
+            /** @description Where the trail starts when the purge removed entries past their period: the last removed entry, whose hash a signed checkpoint keeps; null when nothing was purged */
+            checkpointSeq: number | null;
         };
         CreateGroupInput: {
             name: string;
@@ -1602,6 +1643,11 @@ export interface components {
             redactedSegments: number;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored
+             */
+            expiresAt: string;
             deletedAt: string | null;
         };
         TranscriptInput: {
@@ -1622,6 +1668,11 @@ export interface components {
             redactedSegments: number;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored
+             */
+            expiresAt: string;
             deletedAt: string | null;
             segments: {
                 /** Format: uuid */
@@ -1844,6 +1895,54 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
+        CreateLegalHoldInput: {
+            /**
+             * Format: uuid
+             * @description Hold everything of this user: recordings and transcripts of meetings they took part in, their attention spans, diagnostics and consent records. Exactly one of subjectUserId and meetingId
+             */
+            subjectUserId?: string;
+            /**
+             * Format: uuid
+             * @description Hold everything of this meeting: its recordings, transcripts, attention spans, diagnostics and consent records
+             */
+            meetingId?: string;
+            /** @description Why deletion is suspended (a dispute, a regulator's request): kept with the hold and in the audit trail */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When the hold starts; now when omitted
+             */
+            from?: string;
+            /**
+             * Format: date-time
+             * @description When the hold ends by itself; open-ended when omitted (release it with DELETE). After from
+             */
+            until?: string;
+        };
+        LegalHoldInput: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            subjectUserId: string | null;
+            meetingId: string | null;
+            reason: string;
+            /** Format: date-time */
+            from: string;
+            until: string | null;
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            releasedAt: string | null;
+            releasedBy: string | null;
+            /** @description Holding now: not released, started and not yet ended */
+            active: boolean;
+        };
+        LegalHoldPageInput: {
+            items: components["schemas"]["LegalHoldInput"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
         ProblemItem: {
             /** @description JSON pointer into the request, e.g. /body/email */
             pointer?: string;
@@ -1943,6 +2042,8 @@ export interface components {
             /** @description The first entry whose hash or link does not match */
             firstInvalidSeq: number | null;
             headSeq: number;
+            /** @description Where the trail starts when the purge removed entries past their period: the last removed entry, whose hash a signed checkpoint keeps; null when nothing was purged */
+            checkpointSeq: number | null;
         };
         CreateGroup: {
             name: string;
@@ -2572,6 +2673,11 @@ export interface components {
             redactedSegments: number;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored
+             */
+            expiresAt: string;
             deletedAt: string | null;
         };
         Transcript: {
@@ -2592,6 +2698,11 @@ export interface components {
             redactedSegments: number;
             /** Format: date-time */
             createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored
+             */
+            expiresAt: string;
             deletedAt: string | null;
             segments: {
                 /** Format: uuid */
@@ -2811,6 +2922,54 @@ export interface components {
         };
         SupportGrantPage: {
             items: components["schemas"]["SupportGrant"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        CreateLegalHold: {
+            /**
+             * Format: uuid
+             * @description Hold everything of this user: recordings and transcripts of meetings they took part in, their attention spans, diagnostics and consent records. Exactly one of subjectUserId and meetingId
+             */
+            subjectUserId?: string;
+            /**
+             * Format: uuid
+             * @description Hold everything of this meeting: its recordings, transcripts, attention spans, diagnostics and consent records
+             */
+            meetingId?: string;
+            /** @description Why deletion is suspended (a dispute, a regulator's request): kept with the hold and in the audit trail */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When the hold starts; now when omitted
+             */
+            from?: string;
+            /**
+             * Format: date-time
+             * @description When the hold ends by itself; open-ended when omitted (release it with DELETE). After from
+             */
+            until?: string;
+        };
+        LegalHold: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            subjectUserId: string | null;
+            meetingId: string | null;
+            reason: string;
+            /** Format: date-time */
+            from: string;
+            until: string | null;
+            createdBy: string;
+            /** Format: date-time */
+            createdAt: string;
+            releasedAt: string | null;
+            releasedBy: string | null;
+            /** @description Holding now: not released, started and not yet ended */
+            active: boolean;
+        };
+        LegalHoldPage: {
+            items: components["schemas"]["LegalHold"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
@@ -10022,6 +10181,396 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SupportGrant"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listLegalHolds: {
+        parameters: {
+            query?: {
+                /** @description Page size, at most 100 */
+                limit?: number;
+                /** @description The nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHoldPage"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createLegalHold: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateLegalHoldInput"];
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getLegalHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                holdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    releaseLegalHold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                holdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LegalHold"];
                 };
             };
             /** @description The request is malformed or does not match the schema */

@@ -53,6 +53,7 @@ const EnvSchema = z.object({
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
   RATE_LIMIT_ANON_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(300),
   PASSCODE_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(10_000).default(10),
+  PURGE_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(60),
   UPLOAD_LIMIT: z.coerce
     .number()
     .int()
@@ -100,6 +101,8 @@ export interface Config {
   pressure: { maxEventLoopDelayMs: number; maxHeapShare: number }
   /** Per minute: per principal, per address before authentication, passcode failures per meeting and address (0: off). */
   rateLimits: { perPrincipal: number; anonymousPerAddress: number; passcodeFailures: number }
+  /** Minutes between purges on the job runner (0: the service never purges by itself). */
+  purgeIntervalMinutes: number
 }
 
 export class ConfigError extends Error {
@@ -178,6 +181,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     maxInFlight: e.MAX_IN_FLIGHT,
     pressure: { maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS, maxHeapShare: e.MAX_HEAP_SHARE },
     rateLimits: { perPrincipal: e.RATE_LIMIT_PER_MINUTE, anonymousPerAddress: e.RATE_LIMIT_ANON_PER_MINUTE, passcodeFailures: e.PASSCODE_FAILURES_PER_MINUTE },
+    purgeIntervalMinutes: e.PURGE_INTERVAL_MINUTES,
   }
 }
 

@@ -36,10 +36,15 @@ import { createSettingsRepository } from './modules/settings/settings.repository
 import { createSettingsService } from './modules/settings/settings.service.js'
 import { createSupportRepository } from './modules/support/support.repository.js'
 import { createSupportService } from './modules/support/support.service.js'
+import { createJobRunner } from './modules/jobs/jobs.runner.js'
+import { createLegalHoldsRepository } from './modules/legal-holds/legal-holds.repository.js'
+import { createLegalHoldsService } from './modules/legal-holds/legal-holds.service.js'
+import { createRetentionRepository } from './modules/retention/retention.repository.js'
+import { createRetentionService } from './modules/retention/retention.service.js'
 
 // The composition root: each repository is built once per database (its prepared statements
 // with it) and handed to the services that need it.
-export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'>
+export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'> & Partial<Pick<Config, 'purgeIntervalMinutes'>>
 
 export function createServices(
   database: Database,
@@ -62,6 +67,7 @@ export function createServices(
   const notices = createNoticesRepository(database.db, cache)
   const noticesService = createNoticesService({ inTransaction, notices, audit, clock })
   const consentRecords = createConsentsRepository(database.db, audit)
+  const receiptKeys = resolveReceiptKeys(config)
   const consents = createConsentsService({
     inTransaction,
     consents: consentRecords,
@@ -72,7 +78,7 @@ export function createServices(
     audit,
     chainAudit: auditChainer.flush,
     clock,
-    receiptKeys: resolveReceiptKeys(config),
+    receiptKeys,
   })
   const supportGrants = createSupportRepository(database.db)
   const support = createSupportService({ inTransaction, support: supportGrants, audit, clock })
@@ -80,8 +86,13 @@ export function createServices(
   const recordings = createRecordingsRepository(database.db)
   const attention = createAttentionRepository(database.db)
   const blobs = createBlobStore(path.join(config.dataDir, 'blobs'))
+  const retention = createRetentionService({ retention: createRetentionRepository(database.db), inTransaction, audit, blobs, receiptKey: receiptKeys.current, clock })
+  // The one job runner: background work registers here (its loop is started by the server).
+  const jobs = createJobRunner(database.db, { onError: onBackgroundError })
+  const purgeEvery = (config.purgeIntervalMinutes ?? 0) * 60
+  if (purgeEvery > 0) jobs.register('retention.purge', async () => void (await retention.purge()), { leaseSeconds: 1800, everySeconds: purgeEvery })
   return {
-    audit: createAuditService(audit, auditChainer),
+    audit: createAuditService(audit, auditChainer, receiptKeys.byKid),
     accounts: createAccountsService({ inTransaction, accounts, audit, clock }),
     users: createUsersService({ inTransaction, accounts, users, groups, audit, clock }),
     groups: createGroupsService({ inTransaction, groups, users, audit, clock }),
@@ -102,6 +113,9 @@ export function createServices(
     recordings: createRecordingsService({ inTransaction, recordings, accounts, gate, audit, blobs, support, clock, uploadLimit: config.uploadLimit }),
     transcripts: createTranscriptsService({ inTransaction, transcripts: createTranscriptsRepository(database.db), recordings, gate, audit, support, clock }),
     support,
+    legalHolds: createLegalHoldsService({ inTransaction, holds: createLegalHoldsRepository(database.db), users, meetings, audit, clock }),
+    retention,
+    jobs,
     attention: createAttentionService({ inTransaction, attention, meetings, users, settings: settingsService, gate, audit, clock }),
     monitoring: createMonitoringService({
       inTransaction,
@@ -114,8 +128,11 @@ export function createServices(
       audit,
       clock,
     }),
-    /** Stops background work (the audit sweep). */
-    stop: () => auditChainer.stop(),
+    /** Stops background work (the audit sweep, the job runner's loop). */
+    stop: async () => {
+      auditChainer.stop()
+      await jobs.stop()
+    },
     /** The in-memory lookups; the app keeps them true by listening to the database. */
     cache,
     repositories: { accounts, users, idempotency: createIdempotencyRepository(database.db) },

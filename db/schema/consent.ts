@@ -204,10 +204,13 @@ export const transcripts = pgTable(
     redactedSegments: integer('redacted_segments').notNull(),
     createdBy: text('created_by').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
+    /** Fixed when stored, from recording.auto_delete_days: a later change applies to later transcripts. */
+    expiresAt: timestamp('expires_at', { withTimezone: true, precision: 3 }).notNull(),
     deletedAt: timestamp('deleted_at', { withTimezone: true, precision: 3 }),
   },
   (t) => [
     primaryKey({ columns: [t.accountId, t.id] }),
+    index('transcripts_expiry_idx').on(t.expiresAt),
     foreignKey({ name: 'transcripts_meeting_fk', columns: [t.accountId, t.meetingId], foreignColumns: [meetings.accountId, meetings.id] }),
     foreignKey({ name: 'transcripts_grant_fk', columns: [t.accountId, t.grantId], foreignColumns: [consentGrants.accountId, consentGrants.id] }),
     foreignKey({ name: 'transcripts_recording_fk', columns: [t.accountId, t.recordingId], foreignColumns: [recordings.accountId, recordings.id] }),

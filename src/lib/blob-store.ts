@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto'
 import { createReadStream, type ReadStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { Transform, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -17,6 +17,8 @@ export interface Incoming {
  * on the way, never held in memory) and are renamed into place only once the gate allowed them,
  * so a refused or failed upload leaves nothing behind. Keys are `<accountId>/<artefactId>`.
  */
+const KEY_PART = /^[0-9a-f-]{36}$/
+
 export function createBlobStore(root: string) {
   const incoming = path.join(root, '.incoming')
   const pathOf = (key: string) => {
@@ -65,6 +67,34 @@ export function createBlobStore(root: string) {
     remove: (key: string) => rm(pathOf(key), { force: true }),
     open: (key: string): ReadStream => createReadStream(pathOf(key)),
     exists: (key: string) => stat(pathOf(key)).then(() => true, () => false),
+
+    /** Every stored blob with its last change (the purge collects those no row points at). */
+    async *list(): AsyncGenerator<{ key: string; modifiedAt: Date }> {
+      const accounts = await readdir(root, { withFileTypes: true }).catch(() => [])
+      for (const account of accounts) {
+        if (!account.isDirectory() || !KEY_PART.test(account.name)) continue
+        for (const name of await readdir(path.join(root, account.name)).catch(() => [] as string[])) {
+          if (!KEY_PART.test(name)) continue
+          const key = `${account.name}/${name}`
+          const info = await stat(pathOf(key)).catch(() => undefined)
+          if (info?.isFile()) yield { key, modifiedAt: info.mtime }
+        }
+      }
+    },
+
+    /** Removes uploads a crash left in `.incoming/` before `before`; answers how many. */
+    async sweepIncoming(before: Date): Promise<number> {
+      let removed = 0
+      for (const name of await readdir(incoming).catch(() => [] as string[])) {
+        const file = path.join(incoming, name)
+        const info = await stat(file).catch(() => undefined)
+        if (info && info.mtime < before) {
+          await rm(file, { force: true })
+          removed++
+        }
+      }
+      return removed
+    },
   }
 }
 

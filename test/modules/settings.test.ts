@@ -628,7 +628,7 @@ t.test('invalid settings writes are 400 naming the key, and write nothing', asyn
     ['unknown key', '/v1/me/settings', { values: { 'recording.hologram': true, 'meeting.join_muted': false } }, '/body/values/recording.hologram', 'unknown_setting'],
     ['wrong type (string for boolean)', '/v1/me/settings', { values: { 'meeting.join_muted': 'yes' } }, '/body/values/meeting.join_muted', 'invalid_value'],
     ['wrong type (string for number)', userUrl(tenant, member.id), { values: { 'recording.auto_delete_days': '30' } }, '/body/values/recording.auto_delete_days', 'invalid_value'],
-    ['number out of range', '/v1/me/settings', { values: { 'recording.auto_delete_days': 0 } }, '/body/values/recording.auto_delete_days', 'invalid_value'],
+    ['number below its retention floor', '/v1/me/settings', { values: { 'recording.auto_delete_days': 0 } }, '/body/values/recording.auto_delete_days', 'retention_out_of_bounds'],
     ['not an integer', accountUrl(tenant), { values: { 'recording.auto_delete_days': 1.5 } }, '/body/values/recording.auto_delete_days', 'invalid_value'],
     ['not in the enum', groupUrl(tenant, group), { values: { 'recording.consent_mode': 'sometimes' } }, '/body/values/recording.consent_mode', 'invalid_value'],
     ['account-only key at the user layer', '/v1/me/settings', { values: { 'attention_tracking.allowed': false } }, '/body/values/attention_tracking.allowed', 'setting_not_settable'],
@@ -646,7 +646,8 @@ t.test('invalid settings writes are 400 naming the key, and write nothing', asyn
     const token = url === '/v1/me/settings' ? member.token : tenant.admin
     const res = await patch(url, token, body)
     t.equal(res.status, 400, `${label}: 400`)
-    t.equal(res.body.code, 'validation_failed', `${label}: validation_failed`)
+    const expected = code === 'retention_out_of_bounds' ? code : 'validation_failed'
+    t.equal(res.body.code, expected, `${label}: ${expected}`)
     const items = (res.body.errors ?? []) as { pointer?: string; code?: string }[]
     const item = items.find((candidate) => candidate.pointer === pointer)
     t.ok(item, `${label}: names ${pointer} (got ${JSON.stringify(items)})`)

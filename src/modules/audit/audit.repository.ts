@@ -1,10 +1,10 @@
 import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm'
 import { type Db, type Executor, rowsOf } from '../../../db/client.js'
-import { auditEntries, auditHeads, auditPending } from '../../../db/schema/index.js'
+import { auditCheckpoints, auditEntries, auditHeads, auditPending } from '../../../db/schema/index.js'
 import { canonicalJson } from '../../lib/canonical-json.js'
 import { newId } from '../../lib/ids.js'
 import type { Principal } from '../../lib/access.js'
-import { type ChainedFields, entryHash, GENESIS_HASH } from './audit.chain.js'
+import { type AuditCheckpoint, type ChainedFields, entryHash, GENESIS_HASH } from './audit.chain.js'
 
 export type AuditEntryRow = typeof auditEntries.$inferSelect
 
@@ -126,6 +126,11 @@ export function createAuditRepository(db: Db) {
 
     page(accountId: string, afterSeq: number, limit: number): Promise<AuditEntryRow[]> {
       return byPage.execute({ accountId, after: afterSeq, limit })
+    },
+
+    async checkpoint(accountId: string): Promise<AuditCheckpoint | undefined> {
+      const [row] = await db.select().from(auditCheckpoints).where(eq(auditCheckpoints.accountId, accountId))
+      return row
     },
 
     head(accountId: string) {

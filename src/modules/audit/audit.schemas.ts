@@ -26,6 +26,11 @@ export const AuditVerificationSchema = z
     entriesChecked: z.number().int().nonnegative(),
     firstInvalidSeq: z.number().int().nullable().describe('The first entry whose hash or link does not match'),
     headSeq: z.number().int().nonnegative(),
+    checkpointSeq: z
+      .number()
+      .int()
+      .nullable()
+      .describe('Where the trail starts when the purge removed entries past their period: the last removed entry, whose hash a signed checkpoint keeps; null when nothing was purged'),
   })
   .meta({ id: 'AuditVerification' })
 

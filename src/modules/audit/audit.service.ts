@@ -1,6 +1,7 @@
 import { type Principal, requireAccountRole } from '../../lib/access.js'
 import { decodeCursor, toPage } from '../../lib/pagination.js'
-import { entryHash, GENESIS_HASH } from './audit.chain.js'
+import type { KeyObject } from 'node:crypto'
+import { checkpointValid, entryHash, GENESIS_HASH } from './audit.chain.js'
 import type { AuditChainer } from './audit.chainer.js'
 import type { AuditEntryRow, AuditRepository } from './audit.repository.js'
 
@@ -20,7 +21,7 @@ export function toAuditEntry(row: AuditEntryRow) {
   }
 }
 
-export function createAuditService(audit: AuditRepository, chainer: AuditChainer) {
+export function createAuditService(audit: AuditRepository, chainer: AuditChainer, receiptKeys: ReadonlyMap<string, { privateKey: KeyObject }>) {
   return {
     async list(principal: Principal, accountId: string, query: { limit: number; cursor?: string | undefined }) {
       requireAccountRole(principal, accountId, ['admin'])
@@ -30,20 +31,29 @@ export function createAuditService(audit: AuditRepository, chainer: AuditChainer
       return toPage(rows, query.limit, (row) => String(row.seq), toAuditEntry)
     },
 
-    /** Recomputes the chain from the start: an edited, removed or reordered entry breaks it. */
+    /**
+     * Recomputes the chain from its start (the genesis, or the signed checkpoint the purge left):
+     * an edited, removed or reordered entry breaks it.
+     */
     async verify(principal: Principal, accountId: string) {
       requireAccountRole(principal, accountId, ['admin'])
       await chainer.flush(accountId)
       const head = await audit.head(accountId)
-      let prevHash = GENESIS_HASH
-      let expectedSeq = 1
+      // A trail the purge shortened starts at its signed checkpoint, not at the genesis hash.
+      const checkpoint = await audit.checkpoint(accountId)
+      if (checkpoint && !checkpointValid(receiptKeys, checkpoint)) {
+        return { valid: false, entriesChecked: 0, firstInvalidSeq: checkpoint.seq, headSeq: head?.seq ?? 0, checkpointSeq: checkpoint.seq }
+      }
+      const checkpointSeq = checkpoint?.seq ?? null
+      let prevHash = checkpoint?.hash ?? GENESIS_HASH
+      let expectedSeq = (checkpoint?.seq ?? 0) + 1
       let checked = 0
       for (;;) {
         const rows = await audit.page(accountId, expectedSeq - 1, VERIFY_BATCH)
         for (const row of rows) {
           checked++
           if (row.seq !== expectedSeq || row.prevHash !== prevHash || entryHash(prevHash, row) !== row.hash) {
-            return { valid: false, entriesChecked: checked, firstInvalidSeq: Math.min(row.seq, expectedSeq), headSeq: head?.seq ?? 0 }
+            return { valid: false, entriesChecked: checked, firstInvalidSeq: Math.min(row.seq, expectedSeq), headSeq: head?.seq ?? 0, checkpointSeq }
           }
           prevHash = row.hash
           expectedSeq++
@@ -53,7 +63,7 @@ export function createAuditService(audit: AuditRepository, chainer: AuditChainer
       const headSeq = head?.seq ?? 0
       // Entries missing from the end show up as a head that points past the last entry.
       const tailIntact = headSeq === expectedSeq - 1 && (head?.hash ?? GENESIS_HASH) === prevHash
-      return { valid: tailIntact, entriesChecked: checked, firstInvalidSeq: tailIntact ? null : expectedSeq, headSeq }
+      return { valid: tailIntact, entriesChecked: checked, firstInvalidSeq: tailIntact ? null : expectedSeq, headSeq, checkpointSeq }
     },
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { RETENTION_BOUNDS, type RetentionBounds } from '../retention/retention.catalog.js'
 
 // Every setting key the service knows, in one place: its type, its platform default (always the
 // private choice, P-SET-4), the layers that may set it, and which of its values are more private
@@ -8,7 +9,7 @@ export type Layer = 'account' | 'group' | 'user' | 'meeting'
 export const ALL_LAYERS: Layer[] = ['account', 'group', 'user', 'meeting']
 const ABOVE_MEETING: Layer[] = ['account', 'group', 'user']
 
-export type Category = 'recording' | 'transcript' | 'attention_tracking' | 'media_monitoring' | 'meeting' | 'permissions' | 'privacy'
+export type Category = 'recording' | 'transcript' | 'attention_tracking' | 'media_monitoring' | 'meeting' | 'permissions' | 'privacy' | 'retention'
 
 /** How values compare for privacy: `false`/`true` is the private boolean, an array lists enum values from most to least private. */
 export type PrivacyOrder =
@@ -35,6 +36,23 @@ export interface SettingDefinition {
    * time; P-DSR-7: withdrawing is as easy as giving).
    */
   userRestrictionWins?: boolean
+  /** A retention period: a value outside its floor and ceiling is 400 retention_out_of_bounds (P-RET-3). */
+  retention?: RetentionBounds
+}
+
+/** A retention period in whole units; its bounds live in the retention catalogue. */
+const period = (key: string, category: Category, description: string, layers: readonly Layer[], morePrivate: 'lower' | 'none' = 'lower'): SettingDefinition => {
+  const bounds = RETENTION_BOUNDS[key]!
+  return {
+    key,
+    category,
+    description: `${description} (${bounds.unit}; default ${bounds.default}, at least ${bounds.floor}, at most ${bounds.ceiling})`,
+    schema: z.number().int(),
+    default: bounds.default,
+    layers,
+    privacy: morePrivate === 'lower' ? { kind: 'number', morePrivate: 'lower' } : { kind: 'none' },
+    retention: bounds,
+  }
 }
 
 const bool = (
@@ -88,15 +106,7 @@ export const CATALOG: readonly SettingDefinition[] = [
   ),
   bool('recording.audio_cue', 'recording', 'Play an audible cue when recording starts', true, true),
   bool('recording.host_confirm_disclaimer', 'recording', 'The host confirms a disclaimer before recording', true, true),
-  {
-    key: 'recording.auto_delete_days',
-    category: 'recording',
-    description: 'Cloud recordings are deleted this many days after they end (P-REC-5)',
-    schema: z.number().int().min(1).max(3650),
-    default: 30,
-    layers: ALL_LAYERS,
-    privacy: { kind: 'number', morePrivate: 'lower' },
-  },
+  period('recording.auto_delete_days', 'recording', 'Cloud recordings and their transcripts are deleted this long after they end, fixed when stored (P-REC-5)', ALL_LAYERS),
   {
     key: 'recording.denial_action',
     category: 'recording',
@@ -120,25 +130,9 @@ export const CATALOG: readonly SettingDefinition[] = [
     layers: ALL_LAYERS,
     privacy: { kind: 'number', morePrivate: 'higher' },
   },
-  {
-    key: 'attention_tracking.retention_days',
-    category: 'attention_tracking',
-    description: 'Kept attention spans are deleted this many days after they end',
-    schema: z.number().int().min(1).max(365),
-    default: 30,
-    layers: ['account'],
-    privacy: { kind: 'number', morePrivate: 'lower' },
-  },
+  period('attention_tracking.retention_days', 'attention_tracking', 'Kept attention spans are deleted this long after they end', ['account']),
   bool('media_monitoring.allowed', 'media_monitoring', 'The account allows media-traffic diagnostics of users who opt in (P-MED-2)', false, false, ['account']),
-  {
-    key: 'media_monitoring.retention_days',
-    category: 'media_monitoring',
-    description: 'Media diagnostics are deleted this many days after they are received',
-    schema: z.number().int().min(1).max(365),
-    default: 30,
-    layers: ['account'],
-    privacy: { kind: 'number', morePrivate: 'lower' },
-  },
+  period('media_monitoring.retention_days', 'media_monitoring', 'Media diagnostics are deleted this long after they are received', ['account']),
   bool('meeting.join_video_off', 'meeting', 'Participants join with video off (P-SET-1)', true, true),
   bool('meeting.join_muted', 'meeting', 'Participants join muted (P-SET-1)', true, true),
   bool('meeting.waiting_room', 'meeting', 'Participants wait until admitted (P-SET-1)', true, true),
@@ -161,6 +155,8 @@ export const CATALOG: readonly SettingDefinition[] = [
     layers: [],
     privacy: { kind: 'none' },
   },
+  period('retention.audit_days', 'retention', 'Audit entries are deleted this long after they were written (P-RET-3)', ['account'], 'none'),
+  period('retention.evidence_years', 'retention', 'Consent records are kept this long as proof, and longer while a meeting still has stored recordings or transcripts', ['account'], 'none'),
   userConsent(choice('privacy.location_precision', 'privacy', 'Location kept at most to the nearest city (P-SET-6)', ['none', 'city'], 'none', ABOVE_MEETING)),
 ]
 

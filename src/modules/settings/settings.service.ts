@@ -2,7 +2,8 @@ import { z } from 'zod'
 import type { Executor, InTransaction } from '../../../db/client.js'
 import { type Principal, requireAccountRole } from '../../lib/access.js'
 import type { Clock } from '../../lib/clock.js'
-import { ConflictError, jsonPointer, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
+import type { RetentionBounds } from '../retention/retention.catalog.js'
+import { ConflictError, DomainError, jsonPointer, NotFoundError, type ProblemItem, ValidationError } from '../../lib/errors.js'
 import { isUuid, newId } from '../../lib/ids.js'
 import { type AuditRepository, auditActor, SYSTEM_ACTOR } from '../audit/audit.repository.js'
 import { canonicalJson } from '../../lib/canonical-json.js'
@@ -94,6 +95,8 @@ interface Deps {
   clock: Clock
 }
 
+const withinBounds = (bounds: RetentionBounds, value: number) => value >= bounds.floor && value <= bounds.ceiling
+
 export function createSettingsService({ inTransaction, settings, users, groups, audit, clock }: Deps) {
   async function authorize(principal: Principal, accountId: string, ref: LayerRef, self: boolean) {
     if (!self) requireAccountRole(principal, accountId, ['admin'])
@@ -128,6 +131,10 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
       } else if (definition.userOptIn && !self && result.data !== mostPrivateValue(definition)) {
         // Only the user opts in: an admin, at any layer (the user's included), may only set the private value.
         errors.push({ pointer, detail: `${key} is the user's own choice: an admin may only set ${JSON.stringify(mostPrivateValue(definition))}`, code: 'opt_in_reserved_to_user' })
+      } else if (definition.retention && !withinBounds(definition.retention, result.data as number)) {
+        const bounds = definition.retention
+        const bound = (result.data as number) < bounds.floor ? `its floor of ${bounds.floor} ${bounds.unit} (${bounds.floorReason})` : `its ceiling of ${bounds.ceiling} ${bounds.unit}`
+        errors.push({ pointer, detail: `${key} is outside ${bound}`, code: 'retention_out_of_bounds' })
       } else parsed.set(key, result.data)
     }
     for (const [key, kind] of Object.entries(body.locks ?? {})) {
@@ -139,6 +146,9 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
       } else if (kind === 'floor' && definition.privacy.kind === 'none') {
         errors.push({ pointer, detail: `${key} has no privacy order; use a fixed lock`, code: 'floor_not_orderable' })
       }
+    }
+    if (errors.length > 0 && errors.every((error) => error.code === 'retention_out_of_bounds')) {
+      throw new DomainError(400, 'retention_out_of_bounds', errors.map((error) => error.detail).join('; '), errors)
     }
     if (errors.length > 0) throw new ValidationError('Some settings are not valid for this layer', errors)
 

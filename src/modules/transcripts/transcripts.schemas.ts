@@ -42,6 +42,7 @@ const transcriptFields = {
   segmentCount: z.number().int(),
   redactedSegments: z.number().int(),
   createdAt: z.iso.datetime(),
+  expiresAt: z.iso.datetime().describe('When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored'),
   deletedAt: z.iso.datetime().nullable(),
 }
 

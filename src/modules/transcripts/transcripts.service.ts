@@ -14,6 +14,8 @@ import type { SupportService } from '../support/support.service.js'
 import type { TranscriptRow, TranscriptsRepository } from './transcripts.repository.js'
 import type { CreateTranscript } from './transcripts.schemas.js'
 
+const DAY_MS = 86_400_000
+
 const summary = (row: TranscriptRow) => ({
   id: row.id,
   meetingId: row.meetingId,
@@ -25,6 +27,7 @@ const summary = (row: TranscriptRow) => ({
   segmentCount: row.segments.length,
   redactedSegments: row.redactedSegments,
   createdAt: row.createdAt.toISOString(),
+  expiresAt: row.expiresAt.toISOString(),
   deletedAt: row.deletedAt ? row.deletedAt.toISOString() : null,
 })
 
@@ -111,6 +114,8 @@ export function createTranscriptsService({ inTransaction, transcripts, recording
           redactedSegments,
           createdBy: principal.subject,
           createdAt: now,
+          // A transcript is kept as long as the recording it comes from: the period is fixed now.
+          expiresAt: new Date(request.window.to.getTime() + (result.settings['recording.auto_delete_days']!.value as number) * DAY_MS),
         })
         await audit.append(tx, meeting.accountId, {
           actor: auditActor(principal),
