@@ -8,7 +8,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The Global Privacy Control support statement */
+        /**
+         * The Global Privacy Control support statement
+         * @description Public: no bearer token is needed. Public: no bearer token is needed.
+         */
         get: operations["getGpcStatement"];
         put?: never;
         post?: never;
@@ -25,7 +28,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The process is up */
+        /**
+         * The process is up
+         * @description Public: no bearer token is needed. Public: no bearer token is needed.
+         */
         get: operations["getHealth"];
         put?: never;
         post?: never;
@@ -42,7 +48,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The database is reachable and its migrations are current */
+        /**
+         * The database is reachable and its migrations are current
+         * @description Public: no bearer token is needed. Public: no bearer token is needed.
+         */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -61,7 +70,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create an account (tenant); platform operators only */
+        /**
+         * Create an account (tenant); platform operators only
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["createAccount"];
         delete?: never;
         options?: never;
@@ -76,14 +88,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read an account */
+        /**
+         * Read an account
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getAccount"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an account's name, minor age threshold or request deadline */
+        /**
+         * Change an account's name, minor age threshold or request deadline
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateAccount"];
         trace?: never;
     };
@@ -94,10 +112,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the account's users, oldest first */
+        /**
+         * List the account's users, oldest first
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listUsers"];
         put?: never;
-        /** Create a user of the account */
+        /**
+         * Create a user of the account
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["createUser"];
         delete?: never;
         options?: never;
@@ -112,15 +136,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a user */
+        /**
+         * Read a user
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getUser"];
         put?: never;
         post?: never;
-        /** Cancel a user: personal fields are anonymised, group memberships end */
+        /**
+         * Cancel a user: personal fields are anonymised, group memberships end
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["cancelUser"];
         options?: never;
         head?: never;
-        /** Change a user's profile, roles, minor flag, guardian consent or status */
+        /**
+         * Change a user's profile, roles, minor flag, guardian consent or status
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateUser"];
         trace?: never;
     };
@@ -131,7 +164,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calling user */
+        /**
+         * The calling user
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getMe"];
         put?: never;
         post?: never;
@@ -148,10 +184,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List the account's groups */
+        /**
+         * List the account's groups
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listGroups"];
         put?: never;
-        /** Create a group (a settings layer between account and user) */
+        /**
+         * Create a group (a settings layer between account and user)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["createGroup"];
         delete?: never;
         options?: never;
@@ -166,7 +208,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a group's members */
+        /**
+         * List a group's members
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listGroupMembers"];
         put?: never;
         post?: never;
@@ -184,10 +229,16 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Add a user to a group (idempotent) */
+        /**
+         * Add a user to a group (idempotent)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         put: operations["addGroupMember"];
         post?: never;
-        /** Remove a user from a group */
+        /**
+         * Remove a user from a group
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["removeGroupMember"];
         options?: never;
         head?: never;
@@ -201,7 +252,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every setting key with its JSON Schema, default, settable layers and privacy order */
+        /**
+         * Every setting key with its JSON Schema, default, settable layers and privacy order
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getSettingsCatalog"];
         put?: never;
         post?: never;
@@ -218,14 +272,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account layer's own values and locks */
+        /**
+         * The account layer's own values and locks
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getAccountSettings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Set, remove (null) or lock account-layer settings */
+        /**
+         * Set, remove (null) or lock account-layer settings
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateAccountSettings"];
         trace?: never;
     };
@@ -236,14 +296,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A group layer's own values and locks */
+        /**
+         * A group layer's own values and locks
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getGroupSettings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Set, remove (null) or lock group-layer settings */
+        /**
+         * Set, remove (null) or lock group-layer settings
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateGroupSettings"];
         trace?: never;
     };
@@ -254,14 +320,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A user layer's own values */
+        /**
+         * A user layer's own values
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getUserSettings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Set or remove (null) a user's settings as an admin */
+        /**
+         * Set or remove (null) a user's settings as an admin
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateUserSettings"];
         trace?: never;
     };
@@ -272,7 +344,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every key's effective value for a user, with where it came from and its lock */
+        /**
+         * Every key's effective value for a user, with where it came from and its lock
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getUserEffectiveSettings"];
         put?: never;
         post?: never;
@@ -289,14 +364,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The calling user's own values (permission toggles, privacy choices, meeting defaults) */
+        /**
+         * The calling user's own values (permission toggles, privacy choices, meeting defaults)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getMySettings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Turn the calling user's permissions and privacy choices on or off (P-SET-2, P-SET-4) */
+        /**
+         * Turn the calling user's permissions and privacy choices on or off (P-SET-2, P-SET-4)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateMySettings"];
         trace?: never;
     };
@@ -307,7 +388,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every key's effective value for the calling user, with provenance */
+        /**
+         * Every key's effective value for the calling user, with provenance
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getMyEffectiveSettings"];
         put?: never;
         post?: never;
@@ -324,12 +408,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Meetings the caller hosts or joined (all of the account for admins); from/to give upcoming ones */
+        /**
+         * Meetings the caller hosts or joined (all of the account for admins); from/to give upcoming ones
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listMeetings"];
         put?: never;
         /**
          * Schedule a meeting hosted by the caller
-         * @description Where meeting.passcode_required is on (the default) and no passcode is given, the server generates one and returns it in this answer only.
+         * @description Where meeting.passcode_required is on (the default) and no passcode is given, the server generates one and returns it in this answer only. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
          */
         post: operations["createMeeting"];
         delete?: never;
@@ -345,15 +432,24 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read a meeting (host, participants, admins, the recorder) */
+        /**
+         * Read a meeting (host, participants, admins, the recorder)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getMeeting"];
         put?: never;
         post?: never;
-        /** Cancel a scheduled meeting (host or admin) */
+        /**
+         * Cancel a scheduled meeting (host or admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["cancelMeeting"];
         options?: never;
         head?: never;
-        /** Change a meeting's topic, schedule, time zone or passcode (host or admin) */
+        /**
+         * Change a meeting's topic, schedule, time zone or passcode (host or admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateMeeting"];
         trace?: never;
     };
@@ -366,7 +462,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Start a scheduled meeting; the server clock stamps it */
+        /**
+         * Start a scheduled meeting; the server clock stamps it
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         post: operations["startMeeting"];
         delete?: never;
         options?: never;
@@ -383,7 +482,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End a live meeting; every open presence interval closes at the same instant */
+        /**
+         * End a live meeting; every open presence interval closes at the same instant
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         post: operations["endMeeting"];
         delete?: never;
         options?: never;
@@ -398,14 +500,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The meeting layer's own values (host or admin) */
+        /**
+         * The meeting layer's own values (host or admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getMeetingSettings"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Set or remove (null) meeting-layer settings, within the locks of the layers above (host or admin) */
+        /**
+         * Set or remove (null) meeting-layer settings, within the locks of the layers above (host or admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["updateMeetingSettings"];
         trace?: never;
     };
@@ -416,7 +524,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Every key's effective value for the meeting (the host's chain plus the meeting layer), with provenance */
+        /**
+         * Every key's effective value for the meeting (the host's chain plus the meeting layer), with provenance
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getMeetingEffectiveSettings"];
         put?: never;
         post?: never;
@@ -433,12 +544,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Participants with their presence intervals and total participation (host, cohosts, admins) */
+        /**
+         * Participants with their presence intervals and total participation (host, cohosts, admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listParticipants"];
         put?: never;
         /**
          * Join a live meeting (the caller, or a guest); answers what the client applies on entry
-         * @description With meeting.passcode_required on, a meeting that has a passcode needs it (the host and admins excepted). With meeting.waiting_room on (the default), the joiner waits (`waiting: true`, no presence, never captured) until the host, a cohost or an admin admits them; the host, admins, cohosts and guests joined by the host's or an admin's client enter at once.
+         * @description With meeting.passcode_required on, a meeting that has a passcode needs it (the host and admins excepted). With meeting.waiting_room on (the default), the joiner waits (`waiting: true`, no presence, never captured) until the host, a cohost or an admin admits them; the host, admins, cohosts and guests joined by the host's or an admin's client enter at once. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
          */
         post: operations["joinMeeting"];
         delete?: never;
@@ -456,7 +570,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Let a participant in from the waiting room (host, cohost or admin); presence counts from now */
+        /**
+         * Let a participant in from the waiting room (host, cohost or admin); presence counts from now
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         post: operations["admitParticipant"];
         delete?: never;
         options?: never;
@@ -477,7 +594,10 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        /** Make a participant a cohost or an attendee (host or admin) */
+        /**
+         * Make a participant a cohost or an attendee (host or admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         patch: operations["changeParticipantRole"];
         trace?: never;
     };
@@ -490,7 +610,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Close the participant's open presence interval, or take them out of the waiting room */
+        /**
+         * Close the participant's open presence interval, or take them out of the waiting room
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         post: operations["leaveMeeting"];
         delete?: never;
         options?: never;
@@ -505,10 +628,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account's notices with their current version (admin) */
+        /**
+         * The account's notices with their current version (admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listNotices"];
         put?: never;
-        /** Create a notice of a kind and locale, publishing its version 1 (admin) */
+        /**
+         * Create a notice of a kind and locale, publishing its version 1 (admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["createNotice"];
         delete?: never;
         options?: never;
@@ -525,7 +654,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Publish a new immutable version of a notice (admin) */
+        /**
+         * Publish a new immutable version of a notice (admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["publishNoticeVersion"];
         delete?: never;
         options?: never;
@@ -540,7 +672,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The public keys that verify consent receipts offline */
+        /**
+         * The public keys that verify consent receipts offline
+         * @description Public: no bearer token is needed. Public: no bearer token is needed.
+         */
         get: operations["getReceiptKeys"];
         put?: never;
         post?: never;
@@ -557,7 +692,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The current notice versions a participant of this meeting is shown, in the participant's language */
+        /**
+         * The current notice versions a participant of this meeting is shown, in the participant's language
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listMeetingNotices"];
         put?: never;
         post?: never;
@@ -574,10 +712,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The meeting's consent history; asOf gives the state at an instant */
+        /**
+         * The meeting's consent history; asOf gives the state at an instant
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listConsents"];
         put?: never;
-        /** Append a consent record (grant, decline, withdrawal, notified) and get its signed receipt */
+        /**
+         * Append a consent record (grant, decline, withdrawal, notified) and get its signed receipt
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["recordConsent"];
         delete?: never;
         options?: never;
@@ -592,7 +736,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Each participant's current consent per scope */
+        /**
+         * Each participant's current consent per scope
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getConsentStatus"];
         put?: never;
         post?: never;
@@ -613,7 +760,7 @@ export interface paths {
         put?: never;
         /**
          * Would this capture window be allowed? The same decision a store makes, with every violation; stores nothing
-         * @description Runs the one consent decision that recording and transcript stores run, including the switches (recording.cloud.enabled, recording.local.enabled, transcript.enabled) and device permissions. A window still running may be asked about (recorders ask mid-capture).
+         * @description Runs the one consent decision that recording and transcript stores run, including the switches (recording.cloud.enabled, recording.local.enabled, transcript.enabled) and device permissions. A window still running may be asked about (recorders ask mid-capture). Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
          */
         post: operations["decideRecording"];
         delete?: never;
@@ -629,10 +776,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The meeting's recordings (recorder, host, cohosts, admins) */
+        /**
+         * The meeting's recordings (recorder, host, cohosts, admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listRecordings"];
         put?: never;
-        /** Register a recording; the consent gate decides in the same transaction (recorder, host, admin) */
+        /**
+         * Register a recording; the consent gate decides in the same transaction (recorder, host, admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["createRecording"];
         delete?: never;
         options?: never;
@@ -647,11 +800,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A recording's metadata and grant */
+        /**
+         * A recording's metadata and grant
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getRecording"];
         put?: never;
         post?: never;
-        /** Delete a recording and its bytes (host, admin); audited */
+        /**
+         * Delete a recording and its bytes (host, admin); audited
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["deleteRecording"];
         options?: never;
         head?: never;
@@ -665,9 +824,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A stored recording's bytes (host, admin); every read is audited */
+        /**
+         * A stored recording's bytes (host, admin); every read is audited
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["downloadRecordingContent"];
-        /** Stream a cloud recording's bytes; the gate decides again at commit (recorder, host, admin) */
+        /**
+         * Stream a cloud recording's bytes; the gate decides again at commit (recorder, host, admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         put: operations["uploadRecordingContent"];
         post?: never;
         delete?: never;
@@ -683,10 +848,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The meeting's transcripts, without their text */
+        /**
+         * The meeting's transcripts, without their text
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listTranscripts"];
         put?: never;
-        /** Store a transcript; each speaker passes the transcript-scope gate over their segments (recorder, host, admin) */
+        /**
+         * Store a transcript; each speaker passes the transcript-scope gate over their segments (recorder, host, admin)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["createTranscript"];
         delete?: never;
         options?: never;
@@ -701,11 +872,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A transcript with its segments (host, admin); every read is audited */
+        /**
+         * A transcript with its segments (host, admin); every read is audited
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getTranscript"];
         put?: never;
         post?: never;
-        /** Delete a transcript’s segments (host, admin); audited */
+        /**
+         * Delete a transcript’s segments (host, admin); audited
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["deleteTranscript"];
         options?: never;
         head?: never;
@@ -720,7 +897,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Start or stop the caller’s screen share (host or cohost); attention tracking runs only while one runs */
+        /**
+         * Start or stop the caller’s screen share (host or cohost); attention tracking runs only while one runs
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         put: operations["setScreenShare"];
         post?: never;
         delete?: never;
@@ -736,10 +916,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Kept out-of-focus spans: all of them for the host and cohosts (audited), a participant’s own for them */
+        /**
+         * Kept out-of-focus spans: all of them for the host and cohosts (audited), a participant’s own for them
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listAttentionSpans"];
         put?: never;
-        /** A participant's client reports focus lost or regained; refused unless every attention rule holds */
+        /**
+         * A participant's client reports focus lost or regained; refused unless every attention rule holds
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["reportAttentionEvent"];
         delete?: never;
         options?: never;
@@ -755,7 +941,10 @@ export interface paths {
             cookie?: never;
         };
         get?: never;
-        /** Opt in to or out of media-traffic diagnostics (a media_monitoring consent record) */
+        /**
+         * Opt in to or out of media-traffic diagnostics (a media_monitoring consent record)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         put: operations["setMediaMonitoring"];
         post?: never;
         delete?: never;
@@ -773,7 +962,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Quality figures of a period; accepted only when the account allows monitoring and the user opted in */
+        /**
+         * Quality figures of a period; accepted only when the account allows monitoring and the user opted in
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
         post: operations["submitMediaDiagnostics"];
         delete?: never;
         options?: never;
@@ -788,7 +980,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's own media diagnostics */
+        /**
+         * The caller's own media diagnostics
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listMyMediaDiagnostics"];
         put?: never;
         post?: never;
@@ -805,7 +1000,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Page through the account's audit trail, oldest first */
+        /**
+         * Page through the account's audit trail, oldest first
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listAuditEntries"];
         put?: never;
         post?: never;
@@ -822,7 +1020,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Recompute the account's audit hash chain and report the first broken entry */
+        /**
+         * Recompute the account's audit hash chain and report the first broken entry
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["verifyAuditTrail"];
         put?: never;
         post?: never;
@@ -839,12 +1040,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account's support grants, past and running (admins and the operator) */
+        /**
+         * The account's support grants, past and running (admins and the operator)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listSupportGrants"];
         put?: never;
         /**
          * Let the operator read this account's recordings and transcripts until a given time (admins; P-REC-6)
-         * @description While a grant runs, a `platform` principal whose token names this account may read its recordings and transcripts; each read is audited with the grant id. Otherwise the operator gets 404.
+         * @description While a grant runs, a `platform` principal whose token names this account may read its recordings and transcripts; each read is audited with the grant id. Otherwise the operator gets 404. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
          */
         post: operations["createSupportGrant"];
         delete?: never;
@@ -863,7 +1067,10 @@ export interface paths {
         get?: never;
         put?: never;
         post?: never;
-        /** End a support grant now (admins) */
+        /**
+         * End a support grant now (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["revokeSupportGrant"];
         options?: never;
         head?: never;
@@ -877,12 +1084,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The account's legal holds, running and released (admins) */
+        /**
+         * The account's legal holds, running and released (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["listLegalHolds"];
         put?: never;
         /**
          * Suspend deletion of a user's or a meeting's data (admins; P-RET-2)
-         * @description While the hold runs, the purge skips every row it covers and reports them as withheld with the hold id. An unknown user or meeting is 404; `until` not after `from` is 400; an unreleased hold on the same subject over the same period is 409 `hold_exists` naming it.
+         * @description While the hold runs, the purge skips every row it covers and reports them as withheld with the hold id. An unknown user or meeting is 404; `until` not after `from` is 400; an unreleased hold on the same subject over the same period is 409 `hold_exists` naming it. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
          */
         post: operations["createLegalHold"];
         delete?: never;
@@ -898,11 +1108,17 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One legal hold (admins) */
+        /**
+         * One legal hold (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         get: operations["getLegalHold"];
         put?: never;
         post?: never;
-        /** Release a legal hold: its data is eligible for deletion at the next purge (admins) */
+        /**
+         * Release a legal hold: its data is eligible for deletion at the next purge (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
         delete: operations["releaseLegalHold"];
         options?: never;
         head?: never;
@@ -913,1036 +1129,6 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        ProblemItemInput: {
-            /** @description JSON pointer into the request, e.g. /body/email */
-            pointer?: string;
-            detail: string;
-            code?: string;
-        } & {
-            [key: string]: unknown;
-        };
-        /** @description RFC 9457 problem details */
-        ProblemInput: {
-            /** @description A URI naming the problem type */
-            type: string;
-            title: string;
-            status: number;
-            /** @description Stable machine-readable code, e.g. not_found, setting_locked */
-            code: string;
-            detail?: string;
-            instance?: string;
-            errors?: components["schemas"]["ProblemItemInput"][];
-        } & {
-            [key: string]: unknown;
-        };
-        CreateAccountInput: {
-            name: string;
-            /**
-             * @description Where the account's data is stored and processed (P-RES-1)
-             * @enum {string}
-             */
-            dataRegion: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
-            /** @description Age under which a user is a minor (P-MIN-1) */
-            minorAgeThreshold?: 13 | 14 | 16 | 18;
-            /** @description Days to answer a data-subject request */
-            requestDeadlineDays?: number;
-            requestDeadlineBusinessDays?: boolean;
-        };
-        UpdateAccountInput: {
-            name?: string;
-            /**
-             * @description Accepted only when unchanged: no request moves an account to another region (P-RES-1)
-             * @enum {string}
-             */
-            dataRegion?: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
-            /** @description Age under which a user is a minor (P-MIN-1) */
-            minorAgeThreshold?: 13 | 14 | 16 | 18;
-            /** @description Days to answer a data-subject request */
-            requestDeadlineDays?: number;
-            requestDeadlineBusinessDays?: boolean;
-        };
-        AccountInput: {
-            /** Format: uuid */
-            id: string;
-            name: string;
-            /** @enum {string} */
-            dataRegion: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
-            minorAgeThreshold: number;
-            requestDeadlineDays: number;
-            requestDeadlineBusinessDays: boolean;
-            /** @enum {string} */
-            status: "active" | "suspended" | "cancelled";
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        AuditEntryInput: {
-            /** Format: uuid */
-            id: string;
-            seq: number;
-            /** Format: date-time */
-            at: string;
-            actor: {
-                /** @enum {string} */
-                type: "user" | "platform" | "system";
-                id: string;
-            };
-            /** @description What happened, e.g. user.created, settings.changed */
-            action: string;
-            target: {
-                type: string;
-                id: string;
-            };
-            /** @description Changed field names and states; never personal values */
-            details: {
-                [key: string]: unknown;
-            };
-            prevHash: string;
-            hash: string;
-        };
-        AuditEntryPageInput: {
-            items: components["schemas"]["AuditEntryInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        AuditVerificationInput: {
-            valid: boolean;
-            entriesChecked: number;
-            /** @description The first entry whose hash or link does not match */
-            firstInvalidSeq: number | null;
-            headSeq: number;
-            /** @description Where the trail starts when the purge removed entries past their period: the last removed entry, whose hash a signed checkpoint keeps; null when nothing was purged */
-            checkpointSeq: number | null;
-        };
-        CreateGroupInput: {
-            name: string;
-            /** @description A user in several groups takes each setting from the group with the highest rank (default 0) */
-            rank?: number;
-        };
-        GroupInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            name: string;
-            rank: number;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        GroupPageInput: {
-            items: components["schemas"]["GroupInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        GroupMemberInput: {
-            /** Format: uuid */
-            userId: string;
-            /** Format: date-time */
-            addedAt: string;
-        };
-        GroupMemberPageInput: {
-            items: components["schemas"]["GroupMemberInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        PatchLockableSettingsInput: {
-            /** @description Setting key → new value, or null to remove this layer's value and inherit again */
-            values?: {
-                [key: string]: unknown;
-            };
-            /** @description Setting key → fixed (no lower layer may change it), floor (lower layers may only be more private), or null to unlock */
-            locks?: {
-                [key: string]: ("fixed" | "floor") | null;
-            };
-        };
-        PatchSettingsInput: {
-            /** @description Setting key → new value, or null to remove this layer's value and inherit again */
-            values?: {
-                [key: string]: unknown;
-            };
-        };
-        LayerSettingsInput: {
-            /** @enum {string} */
-            layer: "account" | "group" | "user" | "meeting";
-            /**
-             * Format: uuid
-             * @description The account, group, user or meeting id of the layer
-             */
-            id: string;
-            values: {
-                [key: string]: unknown;
-            };
-            locks: {
-                [key: string]: {
-                    /** @enum {string} */
-                    kind: "fixed" | "floor";
-                    by: string;
-                    /** Format: date-time */
-                    since: string;
-                };
-            };
-        };
-        EffectiveSettingInput: {
-            value: unknown;
-            source: {
-                /** @enum {string} */
-                layer: "platform" | "account" | "group" | "user" | "meeting";
-                id: string | null;
-                /**
-                 * @description Set for user values and values written by a privacy signal
-                 * @enum {string}
-                 */
-                origin?: "explicit" | "gpc_signal" | "dnt_signal";
-            };
-            lock: {
-                /** @enum {string} */
-                kind: "fixed" | "floor";
-                /** @enum {string} */
-                layer: "account" | "group";
-                /** Format: uuid */
-                id: string;
-                by: string;
-                /** Format: date-time */
-                since: string;
-            } | null;
-            /** @description Values set at lower layers that a lock keeps inactive (kept, not deleted) */
-            overridden: {
-                /** @enum {string} */
-                layer: "account" | "group" | "user" | "meeting";
-                /** Format: uuid */
-                id: string;
-                value: unknown;
-                /** @enum {string} */
-                reason: "fixed_lock" | "floor_lock";
-            }[];
-        };
-        EffectiveSettingsInput: {
-            subject: {
-                /** @enum {string} */
-                type: "user" | "meeting";
-                /** Format: uuid */
-                id: string;
-            };
-            settings: {
-                [key: string]: components["schemas"]["EffectiveSettingInput"];
-            };
-        };
-        SettingsCatalogInput: {
-            settings: {
-                key: string;
-                category: string;
-                description: string;
-                default: unknown;
-                /** @description Layers that may set the key; empty for values no one can change */
-                layers: ("account" | "group" | "user" | "meeting")[];
-                privacyOrder: {
-                    /** @enum {string} */
-                    kind: "boolean" | "enum" | "number" | "none";
-                    privateValue?: boolean;
-                    mostPrivateFirst?: string[];
-                    /** @enum {string} */
-                    morePrivate?: "lower" | "higher";
-                };
-                /** @description Only the user can turn it on; account and group layers may only set the private value */
-                userOptIn: boolean;
-                /** @description The user's most private choice applies even under a lock */
-                userRestrictionWins: boolean;
-                /** @description JSON Schema of the value */
-                schema: {
-                    [key: string]: unknown;
-                };
-            }[];
-        };
-        CreateMeetingInput: {
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            /** @description Stored only as a salted hash */
-            passcode?: string;
-        };
-        UpdateMeetingInput: {
-            topic?: string;
-            /** Format: date-time */
-            scheduledStart?: string;
-            durationMinutes?: number;
-            timeZone?: string;
-            /** @description null removes the passcode */
-            passcode?: string | null;
-        };
-        MeetingInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            /** Format: uuid */
-            hostUserId: string;
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            joinUrl: string;
-            hasPasscode: boolean;
-            /** @enum {string} */
-            status: "scheduled" | "live" | "ended" | "cancelled";
-            startedAt: string | null;
-            endedAt: string | null;
-            cancelledAt: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        CreatedMeetingInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            /** Format: uuid */
-            hostUserId: string;
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            joinUrl: string;
-            hasPasscode: boolean;
-            /** @enum {string} */
-            status: "scheduled" | "live" | "ended" | "cancelled";
-            startedAt: string | null;
-            endedAt: string | null;
-            cancelledAt: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-            /** @description The passcode the server generated because meeting.passcode_required is on and none was given; shown only in this answer */
-            passcode?: string;
-        };
-        MeetingPageInput: {
-            items: components["schemas"]["MeetingInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        CreateNoticeInput: {
-            /** @enum {string} */
-            kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
-            locale: string;
-            title: string;
-            /** @description The full text shown to participants; its sha-256 goes into every receipt */
-            text: string;
-            /** @description Meaningful from version 2 on */
-            requiresReconsent?: boolean;
-        };
-        PublishNoticeVersionInput: {
-            /** @description The full text shown to participants; its sha-256 goes into every receipt */
-            text: string;
-            /** @description true: consent given to earlier versions stops counting once this one is published (P-GOV-3) */
-            requiresReconsent?: boolean;
-        };
-        NoticeVersionInput: {
-            /** Format: uuid */
-            id: string;
-            version: number;
-            sha256: string;
-            requiresReconsent: boolean;
-            /** Format: date-time */
-            publishedAt: string;
-        };
-        NoticeInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            /** @enum {string} */
-            kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
-            locale: string;
-            title: string;
-            /** Format: date-time */
-            createdAt: string;
-            currentVersion: components["schemas"]["NoticeVersionInput"];
-        };
-        NoticePageInput: {
-            items: components["schemas"]["NoticeInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        MeetingNoticeInput: {
-            /** Format: uuid */
-            noticeId: string;
-            /** @enum {string} */
-            kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
-            locale: string;
-            title: string;
-            text: string;
-            /**
-             * Format: uuid
-             * @description Pass as noticeVersionId when answering it
-             */
-            versionId: string;
-            version: number;
-            sha256: string;
-            requiresReconsent: boolean;
-            /** Format: date-time */
-            publishedAt: string;
-        };
-        MeetingNoticeListInput: {
-            items: components["schemas"]["MeetingNoticeInput"][];
-        };
-        JoinMeetingInput: {
-            /** @description Join a guest (no user row) on whose behalf the calling client acts */
-            guest?: {
-                displayName: string;
-                isMinor?: boolean;
-            };
-            /**
-             * @description cohost only when the host or an admin makes the join
-             * @enum {string}
-             */
-            role?: "cohost" | "attendee";
-            passcode?: string;
-            /** @description The language notices are shown in */
-            locale?: string;
-        };
-        JoinAnswerInput: {
-            /** Format: uuid */
-            participantId: string;
-            /** @enum {string} */
-            role: "host" | "cohost" | "attendee";
-            /** @description In the waiting room (meeting.waiting_room): not present, so never captured, until the host, a cohost or an admin admits them */
-            waiting: boolean;
-            /** @description What the client applies on entry, from the effective meeting settings */
-            settings: {
-                joinVideoOff: boolean;
-                joinMuted: boolean;
-                waitingRoom: boolean;
-                /** @enum {string} */
-                screenShare: "host_only" | "all";
-                recordingCloud: boolean;
-                recordingLocal: boolean;
-                /** @enum {string} */
-                recordingConsentMode: "explicit" | "acknowledge" | "notice";
-                transcript: boolean;
-                /** @description On: the client shows an indicator while tracking runs (P-ATT-4) */
-                attentionTracking: boolean;
-                /**
-                 * @description What the client does when this participant declines (rule 10, recording.denial_action)
-                 * @enum {string}
-                 */
-                recordingDenialAction: "remove" | "read_only" | "stop_capture";
-            };
-            /** @description The participant's own device permissions (P-SET-2): what is off is never collected; with camera and microphone both off the recording gate refuses to capture them unless they are excluded */
-            permissions: {
-                camera: boolean;
-                microphone: boolean;
-                screenCapture: boolean;
-            };
-            /** @description Notices this participant must be shown now: those not answered in their current version */
-            notices: components["schemas"]["MeetingNoticeInput"][];
-            /** @description The participant's current consent decision per scope */
-            consent: {
-                /** @enum {string} */
-                recording: "none" | "granted" | "declined" | "withdrawn" | "notified";
-                /** @enum {string} */
-                transcript: "none" | "granted" | "declined" | "withdrawn" | "notified";
-                /** @enum {string} */
-                attentionTracking: "none" | "granted" | "declined" | "withdrawn" | "notified";
-            };
-        };
-        ParticipantInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            meetingId: string;
-            userId: string | null;
-            displayName: string;
-            guest: boolean;
-            /** @enum {string} */
-            role: "host" | "cohost" | "attendee";
-            isMinor: boolean;
-            present: boolean;
-            /** @description In the waiting room, waiting to be admitted */
-            waiting: boolean;
-            intervals: {
-                /** Format: date-time */
-                joinedAt: string;
-                leftAt: string | null;
-            }[];
-            /** @description Length of participation, open stays counted to now or to the meeting end */
-            totalSeconds: number;
-        };
-        ParticipantPageInput: {
-            items: components["schemas"]["ParticipantInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        ChangeParticipantRoleInput: {
-            /**
-             * @description A cohost admits from the waiting room and reads what the host reads
-             * @enum {string}
-             */
-            role: "cohost" | "attendee";
-        };
-        AdmissionInput: {
-            /** Format: uuid */
-            participantId: string;
-            /**
-             * Format: date-time
-             * @description Server clock; presence counts from here
-             */
-            admittedAt: string;
-        };
-        CreateConsentInput: {
-            /** Format: uuid */
-            participantId: string;
-            /** @enum {string} */
-            scope: "recording" | "transcript" | "attention_tracking";
-            /** @enum {string} */
-            decision: "granted" | "declined" | "withdrawn" | "notified";
-            /**
-             * Format: uuid
-             * @description The notice version answered; required for granted and notified
-             */
-            noticeVersionId?: string;
-            /** @enum {string} */
-            method: "click_continue" | "explicit_toggle" | "guardian" | "verbal_recorded" | "policy_notice";
-            /** @description Required with method guardian: who consented for the minor */
-            guardianName?: string;
-        };
-        ConsentRecordInput: {
-            /**
-             * Format: uuid
-             * @description Also the receipt id
-             */
-            id: string;
-            /** Format: uuid */
-            meetingId: string;
-            /** Format: uuid */
-            participantId: string;
-            scope: string;
-            /** @enum {string} */
-            decision: "granted" | "declined" | "withdrawn" | "notified";
-            method: string;
-            noticeVersionId: string | null;
-            /**
-             * Format: date-time
-             * @description Server clock
-             */
-            at: string;
-        };
-        ConsentAnswerInput: {
-            /**
-             * Format: uuid
-             * @description Also the receipt id
-             */
-            id: string;
-            /** Format: uuid */
-            meetingId: string;
-            /** Format: uuid */
-            participantId: string;
-            scope: string;
-            /** @enum {string} */
-            decision: "granted" | "declined" | "withdrawn" | "notified";
-            method: string;
-            noticeVersionId: string | null;
-            /**
-             * Format: date-time
-             * @description Server clock
-             */
-            at: string;
-            /** @description sha-256 of the notice text answered */
-            noticeSha256: string | null;
-            /** @description Compact JWS (EdDSA) over the record; verify with /.well-known/jwks.json */
-            receipt: string;
-        };
-        ConsentPageInput: {
-            items: components["schemas"]["ConsentRecordInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        ConsentStatusInput: {
-            items: {
-                /** Format: uuid */
-                participantId: string;
-                isMinor: boolean;
-                scopes: {
-                    recording: {
-                        /** @enum {string} */
-                        decision: "granted" | "declined" | "withdrawn" | "notified";
-                        /** Format: date-time */
-                        at: string;
-                        noticeVersionId: string | null;
-                        method: string;
-                        /** Format: uuid */
-                        recordId: string;
-                    } | null;
-                    transcript: {
-                        /** @enum {string} */
-                        decision: "granted" | "declined" | "withdrawn" | "notified";
-                        /** Format: date-time */
-                        at: string;
-                        noticeVersionId: string | null;
-                        method: string;
-                        /** Format: uuid */
-                        recordId: string;
-                    } | null;
-                    attentionTracking: {
-                        /** @enum {string} */
-                        decision: "granted" | "declined" | "withdrawn" | "notified";
-                        /** Format: date-time */
-                        at: string;
-                        noticeVersionId: string | null;
-                        method: string;
-                        /** Format: uuid */
-                        recordId: string;
-                    } | null;
-                };
-            }[];
-        };
-        JwksInput: {
-            keys: {
-                /** @constant */
-                kty: "OKP";
-                /** @constant */
-                crv: "Ed25519";
-                x: string;
-                kid: string;
-                /** @constant */
-                alg: "EdDSA";
-                /** @constant */
-                use: "sig";
-            }[];
-        };
-        DecisionRequestInput: {
-            /** @enum {string} */
-            scope: "recording" | "transcript";
-            /**
-             * @description Recordings only: the kind the store would be (cloud, local). Absent, the window is allowed only if some kind is enabled
-             * @enum {string}
-             */
-            kind?: "cloud" | "local";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** @description Absent: everyone present during the window is captured (rule 1) */
-            capturedParticipantIds?: string[];
-            /** @description Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5) */
-            excludedParticipantIds?: string[];
-        };
-        ViolationInput: {
-            /** @description null for a violation of the whole meeting (notice_missing) */
-            participantId: string | null;
-            /** @enum {string} */
-            rule: "recording_disabled" | "transcript_disabled" | "notice_missing" | "consent_missing" | "not_granted" | "declined" | "withdrawn" | "reconsent_required" | "minor_without_guardian" | "not_excluded" | "device_permission_off";
-            /**
-             * Format: date-time
-             * @description The first instant the rule fails (a withdrawal: its own instant)
-             */
-            at: string;
-            detail: string;
-        };
-        DecisionInput: {
-            allowed: boolean;
-            /** @enum {string} */
-            scope: "recording" | "transcript";
-            /** @enum {string} */
-            mode: "notice" | "acknowledge" | "explicit";
-            /** @description Participants captured for at least an instant of the window */
-            capturedParticipantIds: string[];
-            violations: components["schemas"]["ViolationInput"][];
-        };
-        CreateRecordingInput: {
-            /**
-             * @description cloud: bytes follow with PUT …/content; local: metadata only
-             * @enum {string}
-             */
-            kind: "cloud" | "local";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** @description Absent: everyone present during the window is captured (rule 1) */
-            capturedParticipantIds?: string[];
-            /** @description Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5) */
-            excludedParticipantIds?: string[];
-        };
-        RecordingInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            meetingId: string;
-            /** @enum {string} */
-            kind: "cloud" | "local";
-            /** @enum {string} */
-            status: "pending" | "stored" | "rejected" | "deleted";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            capturedParticipantIds: string[];
-            excludedParticipantIds: string[];
-            /**
-             * Format: uuid
-             * @description The gate's decision record that allowed it
-             */
-            grantId: string;
-            sizeBytes: number | null;
-            sha256: string | null;
-            region: string;
-            /** @description Cloud recordings: deleted after recording.auto_delete_days */
-            expiresAt: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            storedAt: string | null;
-            deletedAt: string | null;
-        };
-        RecordingPageInput: {
-            items: components["schemas"]["RecordingInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        CreateTranscriptInput: {
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** Format: uuid */
-            recordingId?: string;
-            /** @description true: segments of speakers without transcript consent are stored as redaction markers; otherwise they refuse the transcript */
-            redact?: boolean;
-            segments: {
-                /** Format: uuid */
-                speakerParticipantId: string;
-                /** @description Offset from the transcript's startedAt */
-                startMs: number;
-                endMs: number;
-                text: string;
-            }[];
-        };
-        TranscriptSummaryInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            meetingId: string;
-            recordingId: string | null;
-            /** @enum {string} */
-            status: "stored" | "deleted";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** Format: uuid */
-            grantId: string;
-            segmentCount: number;
-            redactedSegments: number;
-            /** Format: date-time */
-            createdAt: string;
-            /**
-             * Format: date-time
-             * @description When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored
-             */
-            expiresAt: string;
-            deletedAt: string | null;
-        };
-        TranscriptInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            meetingId: string;
-            recordingId: string | null;
-            /** @enum {string} */
-            status: "stored" | "deleted";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** Format: uuid */
-            grantId: string;
-            segmentCount: number;
-            redactedSegments: number;
-            /** Format: date-time */
-            createdAt: string;
-            /**
-             * Format: date-time
-             * @description When the purge deletes it: its end plus recording.auto_delete_days as they were when it was stored
-             */
-            expiresAt: string;
-            deletedAt: string | null;
-            segments: {
-                /** Format: uuid */
-                speakerParticipantId: string;
-                startMs: number;
-                endMs: number;
-                /** @description null: redacted */
-                text: string | null;
-                redacted: boolean;
-            }[];
-        };
-        TranscriptPageInput: {
-            items: components["schemas"]["TranscriptSummaryInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        ScreenShareChangeInput: {
-            active: boolean;
-        };
-        ScreenShareStateInput: {
-            active: boolean;
-            /** @description Start of the running share */
-            since: string | null;
-            /** @description Who is sharing */
-            participantId: string | null;
-        };
-        AttentionEventInput: {
-            /** Format: uuid */
-            participantId: string;
-            /**
-             * @description The meeting window lost or regained focus; nothing else about the screen is ever sent (P-ATT-3)
-             * @enum {string}
-             */
-            type: "focus_lost" | "focus_regained";
-            /**
-             * Format: date-time
-             * @description The client's instant; at most a few seconds from the server clock
-             */
-            at: string;
-        };
-        AttentionSpanInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            participantId: string;
-            /** Format: date-time */
-            lostAt: string;
-            /** Format: date-time */
-            regainedAt: string;
-            /** @description At least attention_tracking.threshold_seconds: shorter spans are never kept */
-            seconds: number;
-            /** Format: date-time */
-            expiresAt: string;
-        };
-        AttentionEventAnswerInput: {
-            /** @enum {string} */
-            type: "focus_lost" | "focus_regained";
-            /** Format: date-time */
-            at: string;
-            /** @description focus_regained: whether the span was long enough to keep; focus_lost: null */
-            kept: boolean | null;
-            span: components["schemas"]["AttentionSpanInput"] | null;
-        };
-        AttentionSpanPageInput: {
-            items: components["schemas"]["AttentionSpanInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        MediaMonitoringChangeInput: {
-            optIn: boolean;
-            /**
-             * Format: uuid
-             * @description The media_monitoring notice version agreed to; required to opt in
-             */
-            noticeVersionId?: string;
-        };
-        MediaMonitoringStateInput: {
-            optedIn: boolean;
-            /**
-             * Format: uuid
-             * @description The consent record of this change
-             */
-            recordId: string;
-            /** Format: date-time */
-            at: string;
-            noticeVersionId: string | null;
-        };
-        MediaDiagnosticsInput: {
-            /** Format: uuid */
-            meetingId?: string;
-            /** Format: date-time */
-            periodStart: string;
-            /** Format: date-time */
-            periodEnd: string;
-            bitrateKbps: number;
-            packetLossPct: number;
-            jitterMs: number;
-            roundTripMs: number;
-            codec: string;
-            /** @enum {string} */
-            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
-        };
-        MediaDiagnosticsRecordInput: {
-            /** Format: uuid */
-            id: string;
-            meetingId: string | null;
-            /** Format: date-time */
-            periodStart: string;
-            /** Format: date-time */
-            periodEnd: string;
-            bitrateKbps: number;
-            packetLossPct: number;
-            jitterMs: number;
-            roundTripMs: number;
-            codec: string;
-            /** @enum {string} */
-            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
-            /** @description The network the figures came from, truncated (/24, /48) */
-            clientNetwork: string | null;
-            /** Format: date-time */
-            receivedAt: string;
-            /** Format: date-time */
-            expiresAt: string;
-        };
-        MediaDiagnosticsPageInput: {
-            items: components["schemas"]["MediaDiagnosticsRecordInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        CreateUserInput: {
-            /** Format: email */
-            email: string;
-            displayName: string;
-            roles: ("admin" | "member" | "recorder")[];
-            /** Format: uri */
-            pictureUrl?: string;
-            /** @description A verified "is minor" flag (P-MIN-1) */
-            isMinor?: boolean;
-            /**
-             * Format: date
-             * @description With the account's minor age threshold, decides isMinor
-             */
-            birthDate?: string;
-        };
-        UpdateUserInput: {
-            /** Format: email */
-            email?: string;
-            displayName?: string;
-            roles?: ("admin" | "member" | "recorder")[];
-            pictureUrl?: string | null;
-            isMinor?: boolean;
-            birthDate?: string | null;
-            /**
-             * @description restricted: processing that depends on the user stops (P-DSR-4)
-             * @enum {string}
-             */
-            status?: "active" | "restricted";
-            /** @description Record (stamped with the server time) or remove the guardian consent of a minor */
-            guardianConsent?: {
-                /** @description Who gave the guardian consent */
-                by: string;
-            } | null;
-        };
-        UserInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            email: string;
-            displayName: string;
-            pictureUrl: string | null;
-            roles: ("admin" | "member" | "recorder")[];
-            birthDate: string | null;
-            /** @description The verified flag, or a birth date under the account's threshold */
-            isMinor: boolean;
-            guardianConsent: {
-                by: string;
-                /** Format: date-time */
-                at: string;
-            } | null;
-            /** @enum {string} */
-            status: "active" | "restricted" | "cancelled";
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        UserPageInput: {
-            items: components["schemas"]["UserInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        CreateSupportGrantInput: {
-            /** @description Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail */
-            reason: string;
-            /**
-             * Format: date-time
-             * @description When access ends: in the future, at most 30 days ahead
-             */
-            until: string;
-        };
-        SupportGrantInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            reason: string;
-            /** Format: date-time */
-            startsAt: string;
-            /** Format: date-time */
-            endsAt: string;
-            grantedBy: string;
-            revokedAt: string | null;
-            revokedBy: string | null;
-            /** @description Running now: not revoked, started and not yet ended */
-            active: boolean;
-        };
-        SupportGrantPageInput: {
-            items: components["schemas"]["SupportGrantInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
-        CreateLegalHoldInput: {
-            /**
-             * Format: uuid
-             * @description Hold everything of this user: recordings and transcripts of meetings they took part in, their attention spans, diagnostics and consent records. Exactly one of subjectUserId and meetingId
-             */
-            subjectUserId?: string;
-            /**
-             * Format: uuid
-             * @description Hold everything of this meeting: its recordings, transcripts, attention spans, diagnostics and consent records
-             */
-            meetingId?: string;
-            /** @description Why deletion is suspended (a dispute, a regulator's request): kept with the hold and in the audit trail */
-            reason: string;
-            /**
-             * Format: date-time
-             * @description When the hold starts; now when omitted
-             */
-            from?: string;
-            /**
-             * Format: date-time
-             * @description When the hold ends by itself; open-ended when omitted (release it with DELETE). After from
-             */
-            until?: string;
-        };
-        LegalHoldInput: {
-            /** Format: uuid */
-            id: string;
-            /** Format: uuid */
-            accountId: string;
-            subjectUserId: string | null;
-            meetingId: string | null;
-            reason: string;
-            /** Format: date-time */
-            from: string;
-            until: string | null;
-            createdBy: string;
-            /** Format: date-time */
-            createdAt: string;
-            releasedAt: string | null;
-            releasedBy: string | null;
-            /** @description Holding now: not released, started and not yet ended */
-            active: boolean;
-        };
-        LegalHoldPageInput: {
-            items: components["schemas"]["LegalHoldInput"][];
-            /** @description Pass as cursor for the next page; null on the last page */
-            nextCursor: string | null;
-        };
         ProblemItem: {
             /** @description JSON pointer into the request, e.g. /body/email */
             pointer?: string;
@@ -1956,6 +1142,7 @@ export interface components {
             /** @description A URI naming the problem type */
             type: string;
             title: string;
+            /** Format: int64 */
             status: number;
             /** @description Stable machine-readable code, e.g. not_found, setting_locked */
             code: string;
@@ -1965,39 +1152,15 @@ export interface components {
         } & {
             [key: string]: unknown;
         };
-        CreateAccount: {
-            name: string;
-            /**
-             * @description Where the account's data is stored and processed (P-RES-1)
-             * @enum {string}
-             */
-            dataRegion: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
-            /** @description Age under which a user is a minor (P-MIN-1) */
-            minorAgeThreshold?: 13 | 14 | 16 | 18;
-            /** @description Days to answer a data-subject request */
-            requestDeadlineDays?: number;
-            requestDeadlineBusinessDays?: boolean;
-        };
-        UpdateAccount: {
-            name?: string;
-            /**
-             * @description Accepted only when unchanged: no request moves an account to another region (P-RES-1)
-             * @enum {string}
-             */
-            dataRegion?: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
-            /** @description Age under which a user is a minor (P-MIN-1) */
-            minorAgeThreshold?: 13 | 14 | 16 | 18;
-            /** @description Days to answer a data-subject request */
-            requestDeadlineDays?: number;
-            requestDeadlineBusinessDays?: boolean;
-        };
         Account: {
             /** Format: uuid */
             id: string;
             name: string;
             /** @enum {string} */
             dataRegion: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
+            /** Format: int64 */
             minorAgeThreshold: number;
+            /** Format: int64 */
             requestDeadlineDays: number;
             requestDeadlineBusinessDays: boolean;
             /** @enum {string} */
@@ -2010,6 +1173,7 @@ export interface components {
         AuditEntry: {
             /** Format: uuid */
             id: string;
+            /** Format: int64 */
             seq: number;
             /** Format: date-time */
             at: string;
@@ -2038,17 +1202,14 @@ export interface components {
         };
         AuditVerification: {
             valid: boolean;
+            /** Format: int64 */
             entriesChecked: number;
             /** @description The first entry whose hash or link does not match */
             firstInvalidSeq: number | null;
+            /** Format: int64 */
             headSeq: number;
             /** @description Where the trail starts when the purge removed entries past their period: the last removed entry, whose hash a signed checkpoint keeps; null when nothing was purged */
             checkpointSeq: number | null;
-        };
-        CreateGroup: {
-            name: string;
-            /** @description A user in several groups takes each setting from the group with the highest rank (default 0) */
-            rank?: number;
         };
         Group: {
             /** Format: uuid */
@@ -2056,6 +1217,7 @@ export interface components {
             /** Format: uuid */
             accountId: string;
             name: string;
+            /** Format: int64 */
             rank: number;
             /** Format: date-time */
             createdAt: string;
@@ -2077,22 +1239,6 @@ export interface components {
             items: components["schemas"]["GroupMember"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
-        };
-        PatchLockableSettings: {
-            /** @description Setting key → new value, or null to remove this layer's value and inherit again */
-            values?: {
-                [key: string]: unknown;
-            };
-            /** @description Setting key → fixed (no lower layer may change it), floor (lower layers may only be more private), or null to unlock */
-            locks?: {
-                [key: string]: ("fixed" | "floor") | null;
-            };
-        };
-        PatchSettings: {
-            /** @description Setting key → new value, or null to remove this layer's value and inherit again */
-            values?: {
-                [key: string]: unknown;
-            };
         };
         LayerSettings: {
             /** @enum {string} */
@@ -2186,24 +1332,6 @@ export interface components {
                 };
             }[];
         };
-        CreateMeeting: {
-            topic: string;
-            /** Format: date-time */
-            scheduledStart: string;
-            durationMinutes: number;
-            timeZone: string;
-            /** @description Stored only as a salted hash */
-            passcode?: string;
-        };
-        UpdateMeeting: {
-            topic?: string;
-            /** Format: date-time */
-            scheduledStart?: string;
-            durationMinutes?: number;
-            timeZone?: string;
-            /** @description null removes the passcode */
-            passcode?: string | null;
-        };
         Meeting: {
             /** Format: uuid */
             id: string;
@@ -2214,6 +1342,7 @@ export interface components {
             topic: string;
             /** Format: date-time */
             scheduledStart: string;
+            /** Format: int64 */
             durationMinutes: number;
             timeZone: string;
             joinUrl: string;
@@ -2238,6 +1367,7 @@ export interface components {
             topic: string;
             /** Format: date-time */
             scheduledStart: string;
+            /** Format: int64 */
             durationMinutes: number;
             timeZone: string;
             joinUrl: string;
@@ -2259,25 +1389,10 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
-        CreateNotice: {
-            /** @enum {string} */
-            kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
-            locale: string;
-            title: string;
-            /** @description The full text shown to participants; its sha-256 goes into every receipt */
-            text: string;
-            /** @description Meaningful from version 2 on */
-            requiresReconsent?: boolean;
-        };
-        PublishNoticeVersion: {
-            /** @description The full text shown to participants; its sha-256 goes into every receipt */
-            text: string;
-            /** @description true: consent given to earlier versions stops counting once this one is published (P-GOV-3) */
-            requiresReconsent?: boolean;
-        };
         NoticeVersion: {
             /** Format: uuid */
             id: string;
+            /** Format: int64 */
             version: number;
             sha256: string;
             requiresReconsent: boolean;
@@ -2315,6 +1430,7 @@ export interface components {
              * @description Pass as noticeVersionId when answering it
              */
             versionId: string;
+            /** Format: int64 */
             version: number;
             sha256: string;
             requiresReconsent: boolean;
@@ -2323,21 +1439,6 @@ export interface components {
         };
         MeetingNoticeList: {
             items: components["schemas"]["MeetingNotice"][];
-        };
-        JoinMeeting: {
-            /** @description Join a guest (no user row) on whose behalf the calling client acts */
-            guest?: {
-                displayName: string;
-                isMinor?: boolean;
-            };
-            /**
-             * @description cohost only when the host or an admin makes the join
-             * @enum {string}
-             */
-            role?: "cohost" | "attendee";
-            passcode?: string;
-            /** @description The language notices are shown in */
-            locale?: string;
         };
         JoinAnswer: {
             /** Format: uuid */
@@ -2403,20 +1504,16 @@ export interface components {
                 joinedAt: string;
                 leftAt: string | null;
             }[];
-            /** @description Length of participation, open stays counted to now or to the meeting end */
+            /**
+             * Format: int64
+             * @description Length of participation, open stays counted to now or to the meeting end
+             */
             totalSeconds: number;
         };
         ParticipantPage: {
             items: components["schemas"]["Participant"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
-        };
-        ChangeParticipantRole: {
-            /**
-             * @description A cohost admits from the waiting room and reads what the host reads
-             * @enum {string}
-             */
-            role: "cohost" | "attendee";
         };
         Admission: {
             /** Format: uuid */
@@ -2426,23 +1523,6 @@ export interface components {
              * @description Server clock; presence counts from here
              */
             admittedAt: string;
-        };
-        CreateConsent: {
-            /** Format: uuid */
-            participantId: string;
-            /** @enum {string} */
-            scope: "recording" | "transcript" | "attention_tracking";
-            /** @enum {string} */
-            decision: "granted" | "declined" | "withdrawn" | "notified";
-            /**
-             * Format: uuid
-             * @description The notice version answered; required for granted and notified
-             */
-            noticeVersionId?: string;
-            /** @enum {string} */
-            method: "click_continue" | "explicit_toggle" | "guardian" | "verbal_recorded" | "policy_notice";
-            /** @description Required with method guardian: who consented for the minor */
-            guardianName?: string;
         };
         ConsentRecord: {
             /**
@@ -2548,23 +1628,6 @@ export interface components {
                 use: "sig";
             }[];
         };
-        DecisionRequest: {
-            /** @enum {string} */
-            scope: "recording" | "transcript";
-            /**
-             * @description Recordings only: the kind the store would be (cloud, local). Absent, the window is allowed only if some kind is enabled
-             * @enum {string}
-             */
-            kind?: "cloud" | "local";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** @description Absent: everyone present during the window is captured (rule 1) */
-            capturedParticipantIds?: string[];
-            /** @description Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5) */
-            excludedParticipantIds?: string[];
-        };
         Violation: {
             /** @description null for a violation of the whole meeting (notice_missing) */
             participantId: string | null;
@@ -2586,21 +1649,6 @@ export interface components {
             /** @description Participants captured for at least an instant of the window */
             capturedParticipantIds: string[];
             violations: components["schemas"]["Violation"][];
-        };
-        CreateRecording: {
-            /**
-             * @description cloud: bytes follow with PUT …/content; local: metadata only
-             * @enum {string}
-             */
-            kind: "cloud" | "local";
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** @description Absent: everyone present during the window is captured (rule 1) */
-            capturedParticipantIds?: string[];
-            /** @description Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5) */
-            excludedParticipantIds?: string[];
         };
         Recording: {
             /** Format: uuid */
@@ -2637,24 +1685,6 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
-        CreateTranscript: {
-            /** Format: date-time */
-            startedAt: string;
-            /** Format: date-time */
-            endedAt: string;
-            /** Format: uuid */
-            recordingId?: string;
-            /** @description true: segments of speakers without transcript consent are stored as redaction markers; otherwise they refuse the transcript */
-            redact?: boolean;
-            segments: {
-                /** Format: uuid */
-                speakerParticipantId: string;
-                /** @description Offset from the transcript's startedAt */
-                startMs: number;
-                endMs: number;
-                text: string;
-            }[];
-        };
         TranscriptSummary: {
             /** Format: uuid */
             id: string;
@@ -2669,7 +1699,9 @@ export interface components {
             endedAt: string;
             /** Format: uuid */
             grantId: string;
+            /** Format: int64 */
             segmentCount: number;
+            /** Format: int64 */
             redactedSegments: number;
             /** Format: date-time */
             createdAt: string;
@@ -2694,7 +1726,9 @@ export interface components {
             endedAt: string;
             /** Format: uuid */
             grantId: string;
+            /** Format: int64 */
             segmentCount: number;
+            /** Format: int64 */
             redactedSegments: number;
             /** Format: date-time */
             createdAt: string;
@@ -2707,7 +1741,9 @@ export interface components {
             segments: {
                 /** Format: uuid */
                 speakerParticipantId: string;
+                /** Format: int64 */
                 startMs: number;
+                /** Format: int64 */
                 endMs: number;
                 /** @description null: redacted */
                 text: string | null;
@@ -2719,29 +1755,12 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
-        ScreenShareChange: {
-            active: boolean;
-        };
         ScreenShareState: {
             active: boolean;
             /** @description Start of the running share */
             since: string | null;
             /** @description Who is sharing */
             participantId: string | null;
-        };
-        AttentionEvent: {
-            /** Format: uuid */
-            participantId: string;
-            /**
-             * @description The meeting window lost or regained focus; nothing else about the screen is ever sent (P-ATT-3)
-             * @enum {string}
-             */
-            type: "focus_lost" | "focus_regained";
-            /**
-             * Format: date-time
-             * @description The client's instant; at most a few seconds from the server clock
-             */
-            at: string;
         };
         AttentionSpan: {
             /** Format: uuid */
@@ -2771,14 +1790,6 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
-        MediaMonitoringChange: {
-            optIn: boolean;
-            /**
-             * Format: uuid
-             * @description The media_monitoring notice version agreed to; required to opt in
-             */
-            noticeVersionId?: string;
-        };
         MediaMonitoringState: {
             optedIn: boolean;
             /**
@@ -2790,21 +1801,6 @@ export interface components {
             at: string;
             noticeVersionId: string | null;
         };
-        MediaDiagnostics: {
-            /** Format: uuid */
-            meetingId?: string;
-            /** Format: date-time */
-            periodStart: string;
-            /** Format: date-time */
-            periodEnd: string;
-            bitrateKbps: number;
-            packetLossPct: number;
-            jitterMs: number;
-            roundTripMs: number;
-            codec: string;
-            /** @enum {string} */
-            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
-        };
         MediaDiagnosticsRecord: {
             /** Format: uuid */
             id: string;
@@ -2813,9 +1809,12 @@ export interface components {
             periodStart: string;
             /** Format: date-time */
             periodEnd: string;
+            /** Format: int64 */
             bitrateKbps: number;
             packetLossPct: number;
+            /** Format: int64 */
             jitterMs: number;
+            /** Format: int64 */
             roundTripMs: number;
             codec: string;
             /** @enum {string} */
@@ -2831,40 +1830,6 @@ export interface components {
             items: components["schemas"]["MediaDiagnosticsRecord"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
-        };
-        CreateUser: {
-            /** Format: email */
-            email: string;
-            displayName: string;
-            roles: ("admin" | "member" | "recorder")[];
-            /** Format: uri */
-            pictureUrl?: string;
-            /** @description A verified "is minor" flag (P-MIN-1) */
-            isMinor?: boolean;
-            /**
-             * Format: date
-             * @description With the account's minor age threshold, decides isMinor
-             */
-            birthDate?: string;
-        };
-        UpdateUser: {
-            /** Format: email */
-            email?: string;
-            displayName?: string;
-            roles?: ("admin" | "member" | "recorder")[];
-            pictureUrl?: string | null;
-            isMinor?: boolean;
-            birthDate?: string | null;
-            /**
-             * @description restricted: processing that depends on the user stops (P-DSR-4)
-             * @enum {string}
-             */
-            status?: "active" | "restricted";
-            /** @description Record (stamped with the server time) or remove the guardian consent of a minor */
-            guardianConsent?: {
-                /** @description Who gave the guardian consent */
-                by: string;
-            } | null;
         };
         User: {
             /** Format: uuid */
@@ -2895,15 +1860,6 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
-        CreateSupportGrant: {
-            /** @description Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail */
-            reason: string;
-            /**
-             * Format: date-time
-             * @description When access ends: in the future, at most 30 days ahead
-             */
-            until: string;
-        };
         SupportGrant: {
             /** Format: uuid */
             id: string;
@@ -2924,30 +1880,6 @@ export interface components {
             items: components["schemas"]["SupportGrant"][];
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
-        };
-        CreateLegalHold: {
-            /**
-             * Format: uuid
-             * @description Hold everything of this user: recordings and transcripts of meetings they took part in, their attention spans, diagnostics and consent records. Exactly one of subjectUserId and meetingId
-             */
-            subjectUserId?: string;
-            /**
-             * Format: uuid
-             * @description Hold everything of this meeting: its recordings, transcripts, attention spans, diagnostics and consent records
-             */
-            meetingId?: string;
-            /** @description Why deletion is suspended (a dispute, a regulator's request): kept with the hold and in the audit trail */
-            reason: string;
-            /**
-             * Format: date-time
-             * @description When the hold starts; now when omitted
-             */
-            from?: string;
-            /**
-             * Format: date-time
-             * @description When the hold ends by itself; open-ended when omitted (release it with DELETE). After from
-             */
-            until?: string;
         };
         LegalHold: {
             /** Format: uuid */
@@ -2973,6 +1905,421 @@ export interface components {
             /** @description Pass as cursor for the next page; null on the last page */
             nextCursor: string | null;
         };
+        CreateAccount: {
+            /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            name: string;
+            /**
+             * @description Where the account's data is stored and processed (P-RES-1)
+             * @enum {string}
+             */
+            dataRegion: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
+            /** @description Age under which a user is a minor (P-MIN-1) */
+            minorAgeThreshold?: 13 | 14 | 16 | 18;
+            /**
+             * Format: int32
+             * @description Days to answer a data-subject request
+             */
+            requestDeadlineDays?: number;
+            requestDeadlineBusinessDays?: boolean;
+        };
+        UpdateAccount: {
+            /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            name?: string;
+            /**
+             * @description Accepted only when unchanged: no request moves an account to another region (P-RES-1)
+             * @enum {string}
+             */
+            dataRegion?: "cn" | "hk" | "sg" | "eu" | "us" | "uk" | "in" | "jp" | "au" | "br" | "ca";
+            /** @description Age under which a user is a minor (P-MIN-1) */
+            minorAgeThreshold?: 13 | 14 | 16 | 18;
+            /**
+             * Format: int32
+             * @description Days to answer a data-subject request
+             */
+            requestDeadlineDays?: number;
+            requestDeadlineBusinessDays?: boolean;
+        };
+        CreateGroup: {
+            /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            name: string;
+            /**
+             * Format: int32
+             * @description A user in several groups takes each setting from the group with the highest rank (default 0)
+             */
+            rank?: number;
+        };
+        /**
+         * @example {
+         *       "values": {
+         *         "recording.auto_delete_days": 14,
+         *         "meeting.waiting_room": true
+         *       },
+         *       "locks": {
+         *         "recording.auto_delete_days": "floor"
+         *       }
+         *     }
+         */
+        PatchLockableSettings: {
+            /** @description Setting key → new value, or null to remove this layer's value and inherit again */
+            values?: {
+                [key: string]: unknown;
+            };
+            /** @description Setting key → fixed (no lower layer may change it), floor (lower layers may only be more private), or null to unlock */
+            locks?: {
+                [key: string]: ("fixed" | "floor") | null;
+            };
+        };
+        /**
+         * @example {
+         *       "values": {
+         *         "recording.auto_delete_days": 7,
+         *         "meeting.join_muted": null
+         *       }
+         *     }
+         */
+        PatchSettings: {
+            /** @description Setting key → new value, or null to remove this layer's value and inherit again */
+            values?: {
+                [key: string]: unknown;
+            };
+        };
+        /**
+         * @example {
+         *       "topic": "Weekly planning",
+         *       "scheduledStart": "2026-12-01T09:00:00+01:00",
+         *       "durationMinutes": 45,
+         *       "timeZone": "Europe/Berlin",
+         *       "passcode": "k7Qx-29"
+         *     }
+         */
+        CreateMeeting: {
+            /** @description Free text of at most 300 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            topic: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            scheduledStart: string;
+            /** Format: int32 */
+            durationMinutes: number;
+            /**
+             * @description An IANA time zone name that the server's time zone data (ICU, through Intl.DateTimeFormat) knows, such as Europe/Berlin, America/New_York or UTC. Names are matched without regard to case and links such as US/Eastern are accepted; UTC offsets such as +01:00 and unknown names are refused with 400
+             * @example Europe/Berlin
+             */
+            timeZone: string;
+            /** @description Stored only as a salted hash */
+            passcode?: string;
+        };
+        UpdateMeeting: {
+            /** @description Free text of at most 300 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            topic?: string;
+            /**
+             * Format: date-time
+             * @description RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            scheduledStart?: string;
+            /** Format: int32 */
+            durationMinutes?: number;
+            /**
+             * @description An IANA time zone name that the server's time zone data (ICU, through Intl.DateTimeFormat) knows, such as Europe/Berlin, America/New_York or UTC. Names are matched without regard to case and links such as US/Eastern are accepted; UTC offsets such as +01:00 and unknown names are refused with 400
+             * @example Europe/Berlin
+             */
+            timeZone?: string;
+            /** @description null removes the passcode */
+            passcode?: string | null;
+        };
+        /**
+         * @example {
+         *       "kind": "recording",
+         *       "locale": "en",
+         *       "title": "This meeting may be recorded",
+         *       "text": "The host may record this meeting. Recordings are kept for 30 days and are shared only with the participants."
+         *     }
+         */
+        CreateNotice: {
+            /** @enum {string} */
+            kind: "recording" | "transcript" | "attention_tracking" | "media_monitoring" | "privacy_policy";
+            locale: string;
+            /** @description Free text of at most 300 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            title: string;
+            /** @description The full text shown to participants; its sha-256 goes into every receipt. Free text of at most 100000 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            text: string;
+            /** @description Meaningful from version 2 on */
+            requiresReconsent?: boolean;
+        };
+        PublishNoticeVersion: {
+            /** @description The full text shown to participants; its sha-256 goes into every receipt. Free text of at most 100000 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            text: string;
+            /** @description true: consent given to earlier versions stops counting once this one is published (P-GOV-3) */
+            requiresReconsent?: boolean;
+        };
+        JoinMeeting: {
+            /** @description Join a guest (no user row) on whose behalf the calling client acts */
+            guest?: {
+                /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+                displayName: string;
+                isMinor?: boolean;
+            };
+            /**
+             * @description cohost only when the host or an admin makes the join
+             * @enum {string}
+             */
+            role?: "cohost" | "attendee";
+            passcode?: string;
+            /** @description The language notices are shown in */
+            locale?: string;
+        };
+        ChangeParticipantRole: {
+            /**
+             * @description A cohost admits from the waiting room and reads what the host reads
+             * @enum {string}
+             */
+            role: "cohost" | "attendee";
+        };
+        /**
+         * @example {
+         *       "participantId": "0b9d7c9e-8f2a-4c1e-9a51-3f6d2b8e4a10",
+         *       "scope": "recording",
+         *       "decision": "granted",
+         *       "noticeVersionId": "5e1f3a27-64c9-4b0d-8e2a-9c7b1d4f6a38",
+         *       "method": "explicit_toggle"
+         *     }
+         */
+        CreateConsent: {
+            /** Format: uuid */
+            participantId: string;
+            /** @enum {string} */
+            scope: "recording" | "transcript" | "attention_tracking";
+            /** @enum {string} */
+            decision: "granted" | "declined" | "withdrawn" | "notified";
+            /**
+             * Format: uuid
+             * @description The notice version answered; required for granted and notified
+             */
+            noticeVersionId?: string;
+            /** @enum {string} */
+            method: "click_continue" | "explicit_toggle" | "guardian" | "verbal_recorded" | "policy_notice";
+            /** @description Required with method guardian: who consented for the minor. Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            guardianName?: string;
+        };
+        DecisionRequest: {
+            /** @enum {string} */
+            scope: "recording" | "transcript";
+            /**
+             * @description Recordings only (with another scope: 400): the kind the store would be (cloud, local). Absent, the window is allowed only if some kind is enabled
+             * @enum {string}
+             */
+            kind?: "cloud" | "local";
+            /**
+             * Format: date-time
+             * @description Start of the captured window. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            startedAt: string;
+            /**
+             * Format: date-time
+             * @description End of the captured window: after startedAt (else 400). Storing a recording or transcript also needs a window that has ended: endedAt at most 5 s ahead of the server clock. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            endedAt: string;
+            /** @description Absent: everyone present during the window is captured (rule 1). Every id must be a participant of the meeting (else 400) */
+            capturedParticipantIds?: string[];
+            /** @description Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5). No id may also be in capturedParticipantIds (else 400) */
+            excludedParticipantIds?: string[];
+        };
+        /**
+         * @example {
+         *       "kind": "cloud",
+         *       "startedAt": "2026-12-01T09:00:00Z",
+         *       "endedAt": "2026-12-01T09:45:00Z",
+         *       "excludedParticipantIds": [
+         *         "7c2e9f41-1d3b-4a6e-b8f0-2a5c9d7e1b63"
+         *       ]
+         *     }
+         */
+        CreateRecording: {
+            /**
+             * @description cloud: bytes follow with PUT …/content; local: metadata only
+             * @enum {string}
+             */
+            kind: "cloud" | "local";
+            /**
+             * Format: date-time
+             * @description Start of the captured window. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            startedAt: string;
+            /**
+             * Format: date-time
+             * @description End of the captured window: after startedAt (else 400). Storing a recording or transcript also needs a window that has ended: endedAt at most 5 s ahead of the server clock. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            endedAt: string;
+            /** @description Absent: everyone present during the window is captured (rule 1). Every id must be a participant of the meeting (else 400) */
+            capturedParticipantIds?: string[];
+            /** @description Kept out of capture by the client; in explicit mode every present participant without a grant must be listed (rule 5). No id may also be in capturedParticipantIds (else 400) */
+            excludedParticipantIds?: string[];
+        };
+        CreateTranscript: {
+            /**
+             * Format: date-time
+             * @description Start of the transcribed window. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            startedAt: string;
+            /**
+             * Format: date-time
+             * @description End of the transcribed window: after startedAt, and at most 5 s ahead of the server clock. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            endedAt: string;
+            /** Format: uuid */
+            recordingId?: string;
+            /** @description true: segments of speakers without transcript consent are stored as redaction markers; otherwise they refuse the transcript */
+            redact?: boolean;
+            segments: {
+                /** Format: uuid */
+                speakerParticipantId: string;
+                /**
+                 * Format: int32
+                 * @description Offset from the transcript's startedAt
+                 */
+                startMs: number;
+                /**
+                 * Format: int32
+                 * @description After startMs, and within the transcript's window (endedAt - startedAt)
+                 */
+                endMs: number;
+                /** @description Free text of at most 20000 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+                text: string;
+            }[];
+        };
+        ScreenShareChange: {
+            active: boolean;
+        };
+        AttentionEvent: {
+            /** Format: uuid */
+            participantId: string;
+            /**
+             * @description The meeting window lost or regained focus; nothing else about the screen is ever sent (P-ATT-3)
+             * @enum {string}
+             */
+            type: "focus_lost" | "focus_regained";
+            /**
+             * Format: date-time
+             * @description The client's instant; within 10 s of the server clock. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            at: string;
+        };
+        MediaMonitoringChange: {
+            optIn: boolean;
+            /**
+             * Format: uuid
+             * @description The media_monitoring notice version agreed to; required to opt in
+             */
+            noticeVersionId?: string;
+        };
+        MediaDiagnostics: {
+            /** Format: uuid */
+            meetingId?: string;
+            /**
+             * Format: date-time
+             * @description Start of the measured period. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            periodStart: string;
+            /**
+             * Format: date-time
+             * @description End of the measured period: after periodStart, at most one hour after it, and not more than 60 s ahead of the server clock. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            periodEnd: string;
+            /** Format: int32 */
+            bitrateKbps: number;
+            packetLossPct: number;
+            /** Format: int32 */
+            jitterMs: number;
+            /** Format: int32 */
+            roundTripMs: number;
+            codec: string;
+            /** @enum {string} */
+            networkType: "wifi" | "ethernet" | "cellular" | "other" | "unknown";
+        };
+        CreateUser: {
+            /** Format: email */
+            email: string;
+            /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            displayName: string;
+            roles: ("admin" | "member" | "recorder")[];
+            /** Format: uri */
+            pictureUrl?: string;
+            /** @description A verified "is minor" flag (P-MIN-1) */
+            isMinor?: boolean;
+            /**
+             * Format: date
+             * @description With the account's minor age threshold, decides isMinor
+             */
+            birthDate?: string;
+        };
+        UpdateUser: {
+            /** Format: email */
+            email?: string;
+            /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            displayName?: string;
+            roles?: ("admin" | "member" | "recorder")[];
+            pictureUrl?: string | null;
+            isMinor?: boolean;
+            birthDate?: string | null;
+            /**
+             * @description restricted: processing that depends on the user stops (P-DSR-4)
+             * @enum {string}
+             */
+            status?: "active" | "restricted";
+            /** @description Record (stamped with the server time) or remove the guardian consent of a minor */
+            guardianConsent?: {
+                /** @description Who gave the guardian consent. Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+                by: string;
+            } | null;
+        };
+        CreateSupportGrant: {
+            /** @description Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail. Free text of at most 1000 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When access ends: in the future, at most 30 days ahead. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            until: string;
+        };
+        CreateLegalHold: {
+            /**
+             * Format: uuid
+             * @description Hold everything of this user: recordings and transcripts of meetings they took part in, their attention spans, diagnostics and consent records. Exactly one of subjectUserId and meetingId
+             */
+            subjectUserId?: string;
+            /**
+             * Format: uuid
+             * @description Hold everything of this meeting: its recordings, transcripts, attention spans, diagnostics and consent records
+             */
+            meetingId?: string;
+            /** @description Why deletion is suspended (a dispute, a regulator's request): kept with the hold and in the audit trail */
+            reason: string;
+            /**
+             * Format: date-time
+             * @description When the hold starts; now when omitted. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            from?: string;
+            /**
+             * Format: date-time
+             * @description When the hold ends by itself; open-ended when omitted (release it with DELETE). After from. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+             * @example 2026-12-01T09:00:00Z
+             */
+            until?: string;
+        };
     };
     responses: never;
     parameters: never;
@@ -2991,7 +2338,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The Global Privacy Control support statement */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3025,6 +2372,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3043,6 +2392,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3060,7 +2411,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The process is up */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3093,6 +2444,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3111,6 +2464,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3128,7 +2483,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The database is reachable and its migrations are current */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3163,6 +2518,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3181,6 +2538,8 @@ export interface operations {
             /** @description The database is unreachable or has pending migrations */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3201,11 +2560,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateAccountInput"];
+                "application/json": components["schemas"]["CreateAccount"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Create an account (tenant); platform operators only */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3226,6 +2585,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3289,6 +2650,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3307,6 +2670,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3326,7 +2691,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Read an account */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3347,6 +2712,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3374,6 +2741,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3392,6 +2761,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3411,11 +2782,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UpdateAccountInput"];
+                "application/json": components["schemas"]["UpdateAccount"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Change an account's name, minor age threshold or request deadline */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3436,6 +2807,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3490,6 +2863,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3508,6 +2883,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3534,7 +2911,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: List the account's users, oldest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3555,6 +2932,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3582,6 +2961,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3600,6 +2981,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3622,11 +3005,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateUserInput"];
+                "application/json": components["schemas"]["CreateUser"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Create a user of the account */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -3647,6 +3030,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3710,6 +3095,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3728,6 +3115,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3748,7 +3137,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Read a user */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3769,6 +3158,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3796,6 +3187,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3814,6 +3207,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3853,6 +3248,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3880,6 +3277,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3898,6 +3297,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3918,11 +3319,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UpdateUserInput"];
+                "application/json": components["schemas"]["UpdateUser"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Change a user's profile, roles, minor flag, guardian consent or status */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3943,6 +3344,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3997,6 +3400,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4015,6 +3420,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4032,7 +3439,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The calling user */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4053,6 +3460,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4080,6 +3489,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4098,6 +3509,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4122,7 +3535,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: List the account's groups */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4143,6 +3556,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4170,6 +3585,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4188,6 +3605,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4210,11 +3629,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateGroupInput"];
+                "application/json": components["schemas"]["CreateGroup"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Create a group (a settings layer between account and user) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -4235,6 +3654,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4298,6 +3719,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4316,6 +3739,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4341,7 +3766,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: List a group's members */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4362,6 +3787,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4389,6 +3816,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4407,6 +3836,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4447,6 +3878,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4474,6 +3907,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4492,6 +3927,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4532,6 +3969,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4559,6 +3998,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4577,6 +4018,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4594,7 +4037,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Every setting key with its JSON Schema, default, settable layers and privacy order */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4615,6 +4058,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4642,6 +4087,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4660,6 +4107,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4679,7 +4128,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The account layer's own values and locks */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4700,6 +4149,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4727,6 +4178,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4745,6 +4198,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4764,11 +4219,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PatchLockableSettingsInput"];
+                "application/json": components["schemas"]["PatchLockableSettings"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Set, remove (null) or lock account-layer settings */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4789,6 +4244,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4834,6 +4291,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4852,6 +4311,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4872,7 +4333,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: A group layer's own values and locks */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4893,6 +4354,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4920,6 +4383,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4938,6 +4403,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -4958,11 +4425,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PatchLockableSettingsInput"];
+                "application/json": components["schemas"]["PatchLockableSettings"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Set, remove (null) or lock group-layer settings */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -4983,6 +4450,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5037,6 +4506,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5055,6 +4526,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5075,7 +4548,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: A user layer's own values */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5096,6 +4569,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5123,6 +4598,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5141,6 +4618,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5161,11 +4640,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PatchSettingsInput"];
+                "application/json": components["schemas"]["PatchSettings"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Set or remove (null) a user's settings as an admin */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5186,6 +4665,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5240,6 +4721,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5258,6 +4741,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5278,7 +4763,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Every key's effective value for a user, with where it came from and its lock */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5299,6 +4784,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5326,6 +4813,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5344,6 +4833,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5361,7 +4852,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The calling user's own values (permission toggles, privacy choices, meeting defaults) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5382,6 +4873,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5409,6 +4902,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5427,6 +4922,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5444,11 +4941,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PatchSettingsInput"];
+                "application/json": components["schemas"]["PatchSettings"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Turn the calling user's permissions and privacy choices on or off (P-SET-2, P-SET-4) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5469,6 +4966,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5523,6 +5022,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5541,6 +5042,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5558,7 +5061,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Every key's effective value for the calling user, with provenance */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5579,6 +5082,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5606,6 +5111,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5624,6 +5131,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5639,9 +5148,15 @@ export interface operations {
                 limit?: number;
                 /** @description The nextCursor of the previous page */
                 cursor?: string;
-                /** @description Only meetings scheduled to start at or after this instant */
+                /**
+                 * @description Only meetings scheduled to start at or after this instant. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+                 * @example 2026-12-01T09:00:00Z
+                 */
                 from?: string;
-                /** @description Only meetings scheduled to start before this instant */
+                /**
+                 * @description Only meetings scheduled to start before this instant. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+                 * @example 2026-12-01T09:00:00Z
+                 */
                 to?: string;
             };
             header?: never;
@@ -5650,7 +5165,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Meetings the caller hosts or joined (all of the account for admins); from/to give upcoming ones */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5671,6 +5186,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5698,6 +5215,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5716,6 +5235,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5736,11 +5257,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateMeetingInput"];
+                "application/json": components["schemas"]["CreateMeeting"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Schedule a meeting hosted by the caller */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -5761,6 +5282,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5824,6 +5347,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5842,6 +5367,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5861,7 +5388,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Read a meeting (host, participants, admins, the recorder) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5882,6 +5409,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5909,6 +5438,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5927,6 +5458,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5946,7 +5479,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Cancel a scheduled meeting (host or admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5967,6 +5500,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6003,6 +5538,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6021,6 +5558,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6040,11 +5579,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UpdateMeetingInput"];
+                "application/json": components["schemas"]["UpdateMeeting"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Change a meeting's topic, schedule, time zone or passcode (host or admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6065,6 +5604,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6119,6 +5660,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6137,6 +5680,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6159,7 +5704,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Start a scheduled meeting; the server clock stamps it */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6180,6 +5725,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6225,6 +5772,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6243,6 +5792,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6265,7 +5816,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: End a live meeting; every open presence interval closes at the same instant */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6286,6 +5837,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6331,6 +5884,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6349,6 +5904,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6368,7 +5925,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The meeting layer's own values (host or admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6389,6 +5946,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6416,6 +5975,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6434,6 +5995,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6453,11 +6016,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PatchSettingsInput"];
+                "application/json": components["schemas"]["PatchSettings"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Set or remove (null) meeting-layer settings, within the locks of the layers above (host or admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6478,6 +6041,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6532,6 +6097,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6550,6 +6117,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6569,7 +6138,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Every key's effective value for the meeting (the host's chain plus the meeting layer), with provenance */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6590,6 +6159,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6617,6 +6188,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6635,6 +6208,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6659,7 +6234,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Participants with their presence intervals and total participation (host, cohosts, admins) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6680,6 +6255,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6707,6 +6284,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6725,6 +6304,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6747,11 +6328,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["JoinMeetingInput"];
+                "application/json": components["schemas"]["JoinMeeting"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Join a live meeting (the caller, or a guest); answers what the client applies on entry */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -6772,6 +6353,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6835,6 +6418,8 @@ export interface operations {
             /** @description rate_limited: too many wrong passcodes for this meeting from this address, or too many requests */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6853,6 +6438,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6876,7 +6463,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Let a participant in from the waiting room (host, cohost or admin); presence counts from now */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6897,6 +6484,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6942,6 +6531,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6960,6 +6551,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -6980,11 +6573,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ChangeParticipantRoleInput"];
+                "application/json": components["schemas"]["ChangeParticipantRole"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Make a participant a cohost or an attendee (host or admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7005,6 +6598,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7059,6 +6654,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7077,6 +6674,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7119,6 +6718,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7164,6 +6765,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7182,6 +6785,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7207,7 +6812,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The account's notices with their current version (admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7228,6 +6833,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7255,6 +6862,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7273,6 +6882,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7295,11 +6906,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateNoticeInput"];
+                "application/json": components["schemas"]["CreateNotice"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Create a notice of a kind and locale, publishing its version 1 (admin) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7320,6 +6931,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7383,6 +6996,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7401,6 +7016,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7424,11 +7041,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["PublishNoticeVersionInput"];
+                "application/json": components["schemas"]["PublishNoticeVersion"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Publish a new immutable version of a notice (admin) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7449,6 +7066,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7512,6 +7131,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7530,6 +7151,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7547,7 +7170,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The public keys that verify consent receipts offline */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7577,6 +7200,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7595,6 +7220,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7617,7 +7244,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The current notice versions a participant of this meeting is shown, in the participant's language */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7638,6 +7265,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7665,6 +7294,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7683,6 +7314,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7698,7 +7331,10 @@ export interface operations {
                 limit?: number;
                 /** @description The nextCursor of the previous page */
                 cursor?: string;
-                /** @description Only the record that was each participant and scope's latest at this instant: the state then */
+                /**
+                 * @description Only the record that was each participant and scope's latest at this instant: the state then. RFC 3339 date-time with Z or a ±hh:mm offset and at most 9 fractional second digits; kept to the millisecond
+                 * @example 2026-12-01T09:00:00Z
+                 */
                 asOf?: string;
                 participantId?: string;
                 scope?: "recording" | "transcript" | "attention_tracking";
@@ -7711,7 +7347,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The meeting's consent history; asOf gives the state at an instant */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7732,6 +7368,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7759,6 +7397,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7777,6 +7417,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7799,11 +7441,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateConsentInput"];
+                "application/json": components["schemas"]["CreateConsent"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Append a consent record (grant, decline, withdrawal, notified) and get its signed receipt */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -7824,6 +7466,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7887,6 +7531,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7905,6 +7551,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7924,7 +7572,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Each participant's current consent per scope */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -7945,6 +7593,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7972,6 +7622,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7990,6 +7642,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8012,11 +7666,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["DecisionRequestInput"];
+                "application/json": components["schemas"]["DecisionRequest"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Would this capture window be allowed? The same decision a store makes, with every violation; stores nothing */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8037,6 +7691,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8100,6 +7756,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8118,6 +7776,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8142,7 +7802,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The meeting's recordings (recorder, host, cohosts, admins) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8163,6 +7823,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8190,6 +7852,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8208,6 +7872,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8230,11 +7896,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateRecordingInput"];
+                "application/json": components["schemas"]["CreateRecording"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Register a recording; the consent gate decides in the same transaction (recorder, host, admin) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -8255,6 +7921,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8318,6 +7986,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8336,6 +8006,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8356,7 +8028,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: A recording's metadata and grant */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8377,6 +8049,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8404,6 +8078,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8422,6 +8098,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8461,6 +8139,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8488,6 +8168,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8506,6 +8188,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8547,6 +8231,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8574,6 +8260,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8592,6 +8280,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8617,7 +8307,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Stream a cloud recording's bytes; the gate decides again at commit (recorder, host, admin) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8638,6 +8328,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8692,6 +8384,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8710,6 +8404,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8734,7 +8430,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The meeting's transcripts, without their text */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8755,6 +8451,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8782,6 +8480,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8800,6 +8500,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8822,11 +8524,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateTranscriptInput"];
+                "application/json": components["schemas"]["CreateTranscript"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Store a transcript; each speaker passes the transcript-scope gate over their segments (recorder, host, admin) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -8847,6 +8549,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8910,6 +8614,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8928,6 +8634,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8948,7 +8656,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: A transcript with its segments (host, admin); every read is audited */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -8969,6 +8677,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8996,6 +8706,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9014,6 +8726,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9053,6 +8767,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9080,6 +8796,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9098,6 +8816,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9117,11 +8837,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ScreenShareChangeInput"];
+                "application/json": components["schemas"]["ScreenShareChange"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Start or stop the caller’s screen share (host or cohost); attention tracking runs only while one runs */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9142,6 +8862,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9196,6 +8918,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9214,6 +8938,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9239,7 +8965,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Kept out-of-focus spans: all of them for the host and cohosts (audited), a participant’s own for them */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9260,6 +8986,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9287,6 +9015,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9305,6 +9035,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9327,11 +9059,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AttentionEventInput"];
+                "application/json": components["schemas"]["AttentionEvent"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: A participant's client reports focus lost or regained; refused unless every attention rule holds */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -9352,6 +9084,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9415,6 +9149,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9433,6 +9169,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9450,11 +9188,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MediaMonitoringChangeInput"];
+                "application/json": components["schemas"]["MediaMonitoringChange"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description OK: Opt in to or out of media-traffic diagnostics (a media_monitoring consent record) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9475,6 +9213,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9529,6 +9269,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9547,6 +9289,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9567,11 +9311,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["MediaDiagnosticsInput"];
+                "application/json": components["schemas"]["MediaDiagnostics"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Quality figures of a period; accepted only when the account allows monitoring and the user opted in */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -9592,6 +9336,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9655,6 +9401,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9673,6 +9421,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9695,7 +9445,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The caller's own media diagnostics */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9716,6 +9466,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9743,6 +9495,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9761,6 +9515,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9785,7 +9541,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Page through the account's audit trail, oldest first */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9806,6 +9562,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9833,6 +9591,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9851,6 +9611,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9870,7 +9632,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Recompute the account's audit hash chain and report the first broken entry */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9891,6 +9653,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9918,6 +9682,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9936,6 +9702,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -9960,7 +9728,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The account's support grants, past and running (admins and the operator) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -9981,6 +9749,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10008,6 +9778,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10026,6 +9798,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10048,11 +9822,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateSupportGrantInput"];
+                "application/json": components["schemas"]["CreateSupportGrant"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Let the operator read this account's recordings and transcripts until a given time (admins; P-REC-6) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -10073,6 +9847,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10136,6 +9912,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10154,6 +9932,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10174,7 +9954,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: End a support grant now (admins) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10195,6 +9975,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10222,6 +10004,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10240,6 +10024,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10264,7 +10050,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: The account's legal holds, running and released (admins) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10285,6 +10071,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10312,6 +10100,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10330,6 +10120,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10352,11 +10144,11 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateLegalHoldInput"];
+                "application/json": components["schemas"]["CreateLegalHold"];
             };
         };
         responses: {
-            /** @description Default Response */
+            /** @description Created: Suspend deletion of a user's or a meeting's data (admins; P-RET-2) */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -10377,6 +10169,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10440,6 +10234,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10458,6 +10254,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10478,7 +10276,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: One legal hold (admins) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10499,6 +10297,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10526,6 +10326,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10544,6 +10346,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10564,7 +10368,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Default Response */
+            /** @description OK: Release a legal hold: its data is eligible for deletion at the next purge (admins) */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -10585,6 +10389,8 @@ export interface operations {
             /** @description Missing, expired or invalid bearer token */
             401: {
                 headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10612,6 +10418,8 @@ export interface operations {
             /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
             429: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -10630,6 +10438,8 @@ export interface operations {
             /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
                     [name: string]: unknown;
                 };
                 content: {

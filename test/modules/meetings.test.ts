@@ -243,12 +243,18 @@ t.test('create refuses unknown properties, a bad time zone, a time without offse
     ['an offset is not an IANA zone', meetingInput({ timeZone: '+01:00' }), '/body/timeZone'],
     ['scheduledStart without offset', meetingInput({ scheduledStart: '2026-12-10T10:00:00' }), '/body/scheduledStart'],
     ['scheduledStart not a date', meetingInput({ scheduledStart: 'tomorrow' }), '/body/scheduledStart'],
+    // The document bounds fractions (src/lib/instant.ts): ten digits were once taken and silently cut.
+    ['scheduledStart with ten fraction digits', meetingInput({ scheduledStart: '2026-12-10T10:00:00.1234567890Z' }), '/body/scheduledStart'],
+    ['scheduledStart with a 400-digit fraction', meetingInput({ scheduledStart: `2026-12-10T10:00:00.${'1'.repeat(400)}Z` }), '/body/scheduledStart'],
     ['duration 0', meetingInput({ durationMinutes: 0 }), '/body/durationMinutes'],
     ['duration over a day', meetingInput({ durationMinutes: 1441 }), '/body/durationMinutes'],
     ['duration not an integer', meetingInput({ durationMinutes: 1.5 }), '/body/durationMinutes'],
     ['passcode too short', meetingInput({ passcode: 'abc' }), '/body/passcode'],
     ['passcode with a space', meetingInput({ passcode: 'abc defg' }), '/body/passcode'],
     ['empty topic', meetingInput({ topic: '' }), '/body/topic'],
+    ['blank topic', meetingInput({ topic: ' \t\n ' }), '/body/topic'],
+    // maxLength applies to the text as sent (the document's rule), not to what trimming leaves.
+    ['topic over 300 characters before trimming', meetingInput({ topic: ` ${'x'.repeat(300)} ` }), '/body/topic'],
     ['missing topic', { scheduledStart: '2026-12-10T10:00:00Z', durationMinutes: 30, timeZone: 'UTC' }, '/body/topic'],
   ]
   for (const [label, body, pointer] of cases) {
@@ -262,6 +268,15 @@ t.test('create refuses unknown properties, a bad time zone, a time without offse
 
   const recorder = await tenant.user(['recorder'])
   t.equal((await post('/v1/meetings', recorder.token, meetingInput())).status, 403, 'the recorder service hosts no meeting')
+})
+
+t.test('create takes what the document says: nine fraction digits (kept to the millisecond), padded text trimmed, zone names in any case', async (t) => {
+  const { tenant, post } = await setup(t)
+  const res = await post('/v1/meetings', tenant.admin, meetingInput({ topic: `  ${'x'.repeat(296)}  `, scheduledStart: '2026-12-10T10:00:00.123456789+01:00', timeZone: 'europe/berlin' }))
+  t.equal(res.status, 201, 'accepted')
+  t.equal(res.body.topic, 'x'.repeat(296), 'trimmed')
+  t.equal(res.body.scheduledStart, '2026-12-10T09:00:00.123Z', 'kept to the millisecond')
+  t.equal(res.body.timeZone, 'europe/berlin', 'stored as given')
 })
 
 t.test('update changes fields and the passcode, audits meeting.updated with field names only', async (t) => {

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { CLIENT_TYPES_FILE, renderClientTypes, renderOpenApi } from '../../src/cli/openapi.js'
+import { z } from 'zod'
+import { instant, MAX_INSTANT_LENGTH } from '../../src/lib/instant.js'
+import { SAFE_TEXT_PATTERN, safeText } from '../../src/lib/text.js'
+import { CreateConsentSchema } from '../../src/modules/consents/consents.schemas.js'
+import { CreateMeetingSchema, TIME_ZONE_PATTERN, UpdateMeetingSchema } from '../../src/modules/meetings/meetings.schemas.js'
+import { CreateNoticeSchema } from '../../src/modules/notices/notices.schemas.js'
+import { CreateRecordingSchema } from '../../src/modules/recordings/recordings.schemas.js'
+import { PatchLayerSchema, PatchLockableLayerSchema } from '../../src/modules/settings/settings.schemas.js'
 import { buildTestApp } from '../helpers/app.js'
 import { OPENAPI_PATH } from '../helpers/openapi.js'
 
@@ -29,7 +37,7 @@ t.test('the document is OpenAPI 3.1 and every operation is complete', async (t) 
       for (const status of ['400', '404', '500']) t.ok(op.responses[status], `${label} documents ${status}`)
       const isPublic = path === '/health' || path === '/ready' || path.startsWith('/.well-known/')
       if (isPublic) {
-        t.notOk(op.security, `${label} needs no token`)
+        t.same(op.security, [], `${label} says it needs no token`)
       } else {
         t.same(op.security, [{ bearerAuth: [] }], `${label} requires a bearer token`)
         for (const status of ['401', '403']) t.ok(op.responses[status], `${label} documents ${status}`)
@@ -37,6 +45,10 @@ t.test('the document is OpenAPI 3.1 and every operation is complete', async (t) 
       if (op.requestBody) for (const status of ['413', '415']) t.ok(op.responses[status], `${label} documents ${status}`)
       const success = Object.keys(op.responses).filter((status) => status.startsWith('2'))
       t.ok(success.length > 0, `${label} documents a success response`)
+      t.ok(op.description, `${label} has a description`)
+      for (const [status, response] of Object.entries<any>(op.responses)) {
+        t.not(response.description, 'Default Response', `${label} ${status} says what it is`)
+      }
     }
   }
   t.ok(ids.size >= 18, 'all foundation routes are documented')
@@ -77,4 +89,41 @@ t.test('/openapi.json serves the document and /docs works offline', async (t) =>
     const asset = await api.app.inject({ method: 'GET', url })
     t.equal(asset.statusCode, 200, `${url} is served`)
   }
+})
+
+t.test('one component per schema: no duplicate …Input components, none unused', async (t) => {
+  const names = Object.keys(document.components.schemas)
+  t.same(names.filter((name) => name.endsWith('Input')), [])
+  for (const name of names) t.ok(committed.includes(`"#/components/schemas/${name}"`), `${name} is referenced`)
+})
+
+t.test('the examples of the main request bodies are accepted by the schemas the server validates with', async (t) => {
+  const bodies = { CreateMeetingSchema, CreateConsentSchema, PatchLayerSchema, PatchLockableLayerSchema, CreateNoticeSchema, CreateRecordingSchema }
+  for (const [name, schema] of Object.entries(bodies)) {
+    const examples = (z.globalRegistry.get(schema)?.examples ?? []) as unknown[]
+    t.ok(examples.length > 0, `${name} has an example`)
+    for (const example of examples) t.ok(schema.safeParse(example).success, `${name}: its example is valid`)
+  }
+})
+
+t.test('the time zone pattern in the document is part of the rule and refuses no zone the server knows', async (t) => {
+  const zones = [...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/GMT+5', 'US/Eastern', 'America/Port-au-Prince']
+  for (const zone of zones) if (!TIME_ZONE_PATTERN.test(zone)) t.fail(`${zone} does not match`)
+  for (const zone of zones) if (!UpdateMeetingSchema.safeParse({ timeZone: zone }).success) t.fail(`${zone} is refused`)
+  t.notOk(UpdateMeetingSchema.safeParse({ timeZone: '+01:00' }).success, 'an offset is refused')
+  t.pass(`${zones.length} zones`)
+})
+
+t.test('text and instants: the document states the rules safeText and instant() apply', async (t) => {
+  const text = safeText(5)
+  for (const value of ['a', ' a ', 'a b', 'a\tb']) t.equal(text.safeParse(value).success, new RegExp(SAFE_TEXT_PATTERN).test(value), JSON.stringify(value))
+  for (const value of ['', '   ', 'a\u0000', '\u0000']) {
+    t.notOk(text.safeParse(value).success, `${JSON.stringify(value)} refused`)
+    t.notOk(new RegExp(SAFE_TEXT_PATTERN).test(value), `${JSON.stringify(value)} does not match the pattern`)
+  }
+  t.notOk(text.safeParse('  abcde  ').success, 'maxLength counts the text as sent')
+  const at = instant()
+  t.ok(at.safeParse('2026-01-01T00:00:00.123456789+01:00').success, 'nine digits with an offset')
+  t.equal('2026-01-01T00:00:00.123456789+01:00'.length, MAX_INSTANT_LENGTH, 'the longest form is maxLength long')
+  t.notOk(at.safeParse('2026-01-01T00:00:00.1234567890Z').success, 'ten digits are refused')
 })

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { instant } from '../../lib/instant.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 
 export const ScreenShareSchema = z.strictObject({ active: z.boolean() }).meta({ id: 'ScreenShareChange' })
@@ -11,11 +12,14 @@ export const ScreenShareStateSchema = z
   })
   .meta({ id: 'ScreenShareState' })
 
+/** How far an event's instant may be from the server clock. */
+export const EVENT_SKEW_MS = 10_000
+
 export const AttentionEventSchema = z
   .strictObject({
     participantId: z.uuid(),
     type: z.enum(['focus_lost', 'focus_regained']).describe('The meeting window lost or regained focus; nothing else about the screen is ever sent (P-ATT-3)'),
-    at: z.iso.datetime({ offset: true }).describe("The client's instant; at most a few seconds from the server clock"),
+    at: instant(`The client's instant; within ${EVENT_SKEW_MS / 1000} s of the server clock`),
   })
   .meta({ id: 'AttentionEvent' })
 

@@ -10,10 +10,9 @@ import type { MeetingRow, MeetingsRepository, ParticipantRow } from '../meetings
 import type { SettingsService } from '../settings/settings.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
 import type { AttentionRepository, AttentionSpanRow } from './attention.repository.js'
-import type { AttentionEvent } from './attention.schemas.js'
+import { type AttentionEvent, EVENT_SKEW_MS } from './attention.schemas.js'
 
 /** How far a client's event instant may be from the server clock. */
-const EVENT_SKEW_MS = 10_000
 const DAY_MS = 86_400_000
 
 /** The attention rules of DESIGN.md, in the order they are checked; the first that fails is the answer. */

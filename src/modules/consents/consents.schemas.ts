@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { instant } from '../../lib/instant.js'
 import { ATTESTED_METHOD_LIST, CONSENT_DECISIONS } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
@@ -16,9 +17,20 @@ export const CreateConsentSchema = z
     decision: z.enum(CONSENT_DECISIONS),
     noticeVersionId: z.uuid().optional().describe('The notice version answered; required for granted and notified'),
     method: z.enum(CONSENT_METHODS),
-    guardianName: safeText(200).optional().describe('Required with method guardian: who consented for the minor'),
+    guardianName: safeText(200, 'Required with method guardian: who consented for the minor').optional(),
   })
-  .meta({ id: 'CreateConsent' })
+  .meta({
+    id: 'CreateConsent',
+    examples: [
+      {
+        participantId: '0b9d7c9e-8f2a-4c1e-9a51-3f6d2b8e4a10',
+        scope: 'recording',
+        decision: 'granted',
+        noticeVersionId: '5e1f3a27-64c9-4b0d-8e2a-9c7b1d4f6a38',
+        method: 'explicit_toggle',
+      },
+    ],
+  })
 
 export const ConsentRecordSchema = z
   .object({
@@ -41,7 +53,7 @@ export const ConsentAnswerSchema = ConsentRecordSchema.extend({
 export const ConsentPageSchema = pageSchema(ConsentRecordSchema).meta({ id: 'ConsentPage' })
 
 export const ListConsentsQuerySchema = PageQuerySchema.extend({
-  asOf: z.iso.datetime({ offset: true }).optional().describe('Only the record that was each participant and scope\'s latest at this instant: the state then'),
+  asOf: instant('Only the record that was each participant and scope\'s latest at this instant: the state then').optional(),
   participantId: z.uuid().optional(),
   scope: z.enum(MEETING_SCOPES).optional(),
 })

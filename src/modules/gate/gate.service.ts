@@ -8,11 +8,10 @@ import { type EffectiveSetting, resolveAll } from '../settings/settings.resolve.
 import { type ConsentMode, decide, type GatedScope, type GateOutcome, type RecordingKind, type Span, SWITCH_RULES, type Violation } from './gate.decision.js'
 import type { SupportRepository } from '../support/support.repository.js'
 import type { GateRepository, LoadedFacts, MeetingRef } from './gate.repository.js'
-import type { CaptureWindow } from './gate.schemas.js'
+import { type CaptureWindow, CLOCK_SKEW_MS } from './gate.schemas.js'
 
 const MODE_KEY = { recording: 'recording.consent_mode', transcript: 'transcript.consent_mode' } as const
 /** How far a client's clock may run ahead of ours when it reports a window that has ended. */
-const CLOCK_SKEW_MS = 5_000
 
 export interface GateInput {
   scope: GatedScope

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
+import { instant } from '../../lib/instant.js'
 import { safeText } from '../../lib/text.js'
 
 export const LegalHoldParamsSchema = z.strictObject({ accountId: z.uuid(), holdId: z.uuid() })
@@ -9,8 +10,8 @@ export const CreateLegalHoldSchema = z
     subjectUserId: z.uuid().optional().describe('Hold everything of this user: recordings and transcripts of meetings they took part in, their attention spans, diagnostics and consent records. Exactly one of subjectUserId and meetingId'),
     meetingId: z.uuid().optional().describe("Hold everything of this meeting: its recordings, transcripts, attention spans, diagnostics and consent records"),
     reason: safeText(1000).describe('Why deletion is suspended (a dispute, a regulator\'s request): kept with the hold and in the audit trail'),
-    from: z.iso.datetime({ offset: true }).optional().describe('When the hold starts; now when omitted'),
-    until: z.iso.datetime({ offset: true }).optional().describe('When the hold ends by itself; open-ended when omitted (release it with DELETE). After from'),
+    from: instant('When the hold starts; now when omitted').optional(),
+    until: instant('When the hold ends by itself; open-ended when omitted (release it with DELETE). After from').optional(),
   })
   .meta({ id: 'CreateLegalHold' })
 

@@ -1,14 +1,22 @@
 import { z } from 'zod'
+import { instant } from '../../lib/instant.js'
 import { MEETING_STATUSES } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
 
 export const MeetingParamsSchema = z.strictObject({ meetingId: z.uuid() })
 
+/**
+ * The characters of every tz database name (Europe/Berlin, Etc/GMT+5, America/Port-au-Prince):
+ * checked first, so the document's pattern is part of the rule and not a guess at it.
+ */
+export const TIME_ZONE_PATTERN = /^[A-Za-z][A-Za-z0-9_+-]*(?:\/[A-Za-z0-9_+-]+)*$/
+
 const TimeZone = z
   .string()
   .max(64)
   .refine((zone) => {
+    if (!TIME_ZONE_PATTERN.test(zone)) return false
     try {
       new Intl.DateTimeFormat('en', { timeZone: zone })
       return true
@@ -16,22 +24,33 @@ const TimeZone = z
       return false
     }
   }, 'not an IANA time zone')
+  .meta({
+    pattern: TIME_ZONE_PATTERN.source,
+    description:
+      'An IANA time zone name that the server\'s time zone data (ICU, through Intl.DateTimeFormat) knows, such as Europe/Berlin, ' +
+      'America/New_York or UTC. Names are matched without regard to case and links such as US/Eastern are accepted; ' +
+      'UTC offsets such as +01:00 and unknown names are refused with 400',
+    examples: ['Europe/Berlin'],
+  })
 const Passcode = z.string().min(4).max(64).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
 
 export const CreateMeetingSchema = z
   .strictObject({
     topic: safeText(300),
-    scheduledStart: z.iso.datetime({ offset: true }),
+    scheduledStart: instant(),
     durationMinutes: z.number().int().min(1).max(1440),
     timeZone: TimeZone,
     passcode: Passcode.optional().describe('Stored only as a salted hash'),
   })
-  .meta({ id: 'CreateMeeting' })
+  .meta({
+    id: 'CreateMeeting',
+    examples: [{ topic: 'Weekly planning', scheduledStart: '2026-12-01T09:00:00+01:00', durationMinutes: 45, timeZone: 'Europe/Berlin', passcode: 'k7Qx-29' }],
+  })
 
 export const UpdateMeetingSchema = z
   .strictObject({
     topic: safeText(300).optional(),
-    scheduledStart: z.iso.datetime({ offset: true }).optional(),
+    scheduledStart: instant().optional(),
     durationMinutes: z.number().int().min(1).max(1440).optional(),
     timeZone: TimeZone.optional(),
     passcode: Passcode.nullable().optional().describe('null removes the passcode'),
@@ -68,8 +87,8 @@ export const CreatedMeetingSchema = MeetingSchema.extend({
 export const MeetingPageSchema = pageSchema(MeetingSchema).meta({ id: 'MeetingPage' })
 
 export const ListMeetingsQuerySchema = PageQuerySchema.extend({
-  from: z.iso.datetime({ offset: true }).optional().describe('Only meetings scheduled to start at or after this instant'),
-  to: z.iso.datetime({ offset: true }).optional().describe('Only meetings scheduled to start before this instant'),
+  from: instant('Only meetings scheduled to start at or after this instant').optional(),
+  to: instant('Only meetings scheduled to start before this instant').optional(),
 })
 
 export type CreateMeeting = z.infer<typeof CreateMeetingSchema>

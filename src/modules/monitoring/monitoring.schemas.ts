@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { instant } from '../../lib/instant.js'
 import { NETWORK_TYPES } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 
@@ -19,18 +20,20 @@ export const MediaMonitoringStateSchema = z
   .meta({ id: 'MediaMonitoringState' })
 
 const HOUR_MS = 3_600_000
+/** How far a period's end may be ahead of the server clock. */
+export const PERIOD_SKEW_MS = 60_000
 
 // Quality figures only, in bounded ranges; any other field is refused (P-MED-3).
 export const DiagnosticsSchema = z
   .strictObject({
     meetingId: z.uuid().optional(),
-    periodStart: z.iso.datetime({ offset: true }),
-    periodEnd: z.iso.datetime({ offset: true }),
+    periodStart: instant('Start of the measured period'),
+    periodEnd: instant(`End of the measured period: after periodStart, at most one hour after it, and not more than ${PERIOD_SKEW_MS / 1000} s ahead of the server clock`),
     bitrateKbps: z.number().int().min(0).max(1_000_000),
     packetLossPct: z.number().min(0).max(100),
     jitterMs: z.number().int().min(0).max(60_000),
     roundTripMs: z.number().int().min(0).max(60_000),
-    codec: z.string().regex(/^[A-Za-z0-9._/-]{1,32}$/, 'a codec name such as opus or VP9'),
+    codec: z.string().max(32).regex(/^[A-Za-z0-9._/-]{1,32}$/, 'a codec name such as opus or VP9'),
     networkType: z.enum(NETWORK_TYPES),
   })
   .refine((d) => Date.parse(d.periodEnd) > Date.parse(d.periodStart), { path: ['periodEnd'], message: 'must be after periodStart' })

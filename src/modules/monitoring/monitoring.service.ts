@@ -13,12 +13,11 @@ import type { SettingsService } from '../settings/settings.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
 import { isMinor } from '../users/users.service.js'
 import type { DiagnosticsRow, MonitoringRepository } from './monitoring.repository.js'
-import type { Diagnostics } from './monitoring.schemas.js'
+import { type Diagnostics, PERIOD_SKEW_MS } from './monitoring.schemas.js'
 
 const SCOPE = 'media_monitoring'
 const DAY_MS = 86_400_000
 /** How far a reported period may end after the server's now (clients' clocks drift). */
-const PERIOD_SKEW_MS = 60_000
 
 const toRecord = (row: DiagnosticsRow) => ({
   id: row.id,

@@ -20,7 +20,7 @@ export const Locale = z
 /** The canonical form of a tag the Locale schema accepted. */
 export const canonicalLocale = (tag: string) => Intl.getCanonicalLocales(tag)[0]!
 
-const NoticeText = safeText(100_000).describe('The full text shown to participants; its sha-256 goes into every receipt')
+const NoticeText = safeText(100_000, 'The full text shown to participants; its sha-256 goes into every receipt')
 
 export const NoticeParamsSchema = z.strictObject({ accountId: z.uuid(), noticeId: z.uuid() })
 
@@ -32,7 +32,17 @@ export const CreateNoticeSchema = z
     text: NoticeText,
     requiresReconsent: z.boolean().optional().describe('Meaningful from version 2 on'),
   })
-  .meta({ id: 'CreateNotice' })
+  .meta({
+    id: 'CreateNotice',
+    examples: [
+      {
+        kind: 'recording',
+        locale: 'en',
+        title: 'This meeting may be recorded',
+        text: 'The host may record this meeting. Recordings are kept for 30 days and are shared only with the participants.',
+      },
+    ],
+  })
 
 export const PublishVersionSchema = z
   .strictObject({

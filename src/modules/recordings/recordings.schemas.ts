@@ -7,7 +7,10 @@ export const RecordingParamsSchema = z.strictObject({ meetingId: z.uuid(), recor
 
 export const CreateRecordingSchema = z
   .strictObject({ kind: z.enum(RECORDING_KINDS).describe('cloud: bytes follow with PUT …/content; local: metadata only'), ...CaptureWindowShape })
-  .meta({ id: 'CreateRecording' })
+  .meta({
+    id: 'CreateRecording',
+    examples: [{ kind: 'cloud', startedAt: '2026-12-01T09:00:00Z', endedAt: '2026-12-01T09:45:00Z', excludedParticipantIds: ['7c2e9f41-1d3b-4a6e-b8f0-2a5c9d7e1b63'] }],
+  })
 
 export const RecordingSchema = z
   .object({

@@ -17,9 +17,12 @@ export const PatchLockableLayerSchema = z
       .optional()
       .describe('Setting key → fixed (no lower layer may change it), floor (lower layers may only be more private), or null to unlock'),
   })
-  .meta({ id: 'PatchLockableSettings' })
+  .meta({
+    id: 'PatchLockableSettings',
+    examples: [{ values: { 'recording.auto_delete_days': 14, 'meeting.waiting_room': true }, locks: { 'recording.auto_delete_days': 'floor' } }],
+  })
 
-export const PatchLayerSchema = z.strictObject({ values: valuesField.optional() }).meta({ id: 'PatchSettings' })
+export const PatchLayerSchema = z.strictObject({ values: valuesField.optional() }).meta({ id: 'PatchSettings', examples: [{ values: { 'recording.auto_delete_days': 7, 'meeting.join_muted': null } }] })
 
 export const LayerSettingsSchema = z
   .object({

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { instant } from '../../lib/instant.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
 
@@ -8,8 +9,8 @@ export const SupportGrantParamsSchema = z.strictObject({ accountId: z.uuid(), gr
 
 export const CreateSupportGrantSchema = z
   .strictObject({
-    reason: safeText(1000).describe('Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail'),
-    until: z.iso.datetime({ offset: true }).describe(`When access ends: in the future, at most ${SUPPORT_GRANT_MAX_DAYS} days ahead`),
+    reason: safeText(1000, 'Why the operator needs access (a ticket, a dispute): kept with the grant and in the audit trail'),
+    until: instant(`When access ends: in the future, at most ${SUPPORT_GRANT_MAX_DAYS} days ahead`),
   })
   .meta({ id: 'CreateSupportGrant' })
 

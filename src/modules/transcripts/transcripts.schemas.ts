@@ -1,6 +1,8 @@
 import { z } from 'zod'
+import { instant } from '../../lib/instant.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
+import { CLOCK_SKEW_MS } from '../gate/gate.schemas.js'
 
 export const TranscriptParamsSchema = z.strictObject({ meetingId: z.uuid(), transcriptId: z.uuid() })
 
@@ -9,14 +11,14 @@ const DAY_MS = 86_400_000
 export const SegmentSchema = z.strictObject({
   speakerParticipantId: z.uuid(),
   startMs: z.number().int().min(0).max(DAY_MS).describe("Offset from the transcript's startedAt"),
-  endMs: z.number().int().min(1).max(DAY_MS),
+  endMs: z.number().int().min(1).max(DAY_MS).describe("After startMs, and within the transcript's window (endedAt - startedAt)"),
   text: safeText(20_000),
 })
 
 export const CreateTranscriptSchema = z
   .strictObject({
-    startedAt: z.iso.datetime({ offset: true }),
-    endedAt: z.iso.datetime({ offset: true }),
+    startedAt: instant('Start of the transcribed window'),
+    endedAt: instant(`End of the transcribed window: after startedAt, and at most ${CLOCK_SKEW_MS / 1000} s ahead of the server clock`),
     recordingId: z.uuid().optional(),
     redact: z.boolean().optional().describe('true: segments of speakers without transcript consent are stored as redaction markers; otherwise they refuse the transcript'),
     segments: z.array(SegmentSchema).min(1).max(20_000),

@@ -37,7 +37,7 @@ export const UpdateUserSchema = z
     birthDate: BirthDate.nullable().optional(),
     status: z.enum(['active', 'restricted']).optional().describe('restricted: processing that depends on the user stops (P-DSR-4)'),
     guardianConsent: z
-      .strictObject({ by: safeText(200).describe('Who gave the guardian consent') })
+      .strictObject({ by: safeText(200, 'Who gave the guardian consent') })
       .nullable()
       .optional()
       .describe('Record (stamped with the server time) or remove the guardian consent of a minor'),
