@@ -1428,6 +1428,9 @@ export interface components {
             items: {
                 /** Format: uuid */
                 participantId: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "host" | "cohost" | "attendee";
                 isMinor: boolean;
                 scopes: {
                     recording: {
@@ -2398,6 +2401,9 @@ export interface components {
             items: {
                 /** Format: uuid */
                 participantId: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "host" | "cohost" | "attendee";
                 isMinor: boolean;
                 scopes: {
                     recording: {

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ATTESTED_METHOD_LIST, CONSENT_DECISIONS } from '../../../db/schema/index.js'
+import { ATTESTED_METHOD_LIST, CONSENT_DECISIONS, PARTICIPANT_ROLES } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
 
@@ -55,6 +55,8 @@ export const ConsentStatusSchema = z
     items: z.array(
       z.object({
         participantId: z.uuid(),
+        displayName: z.string(),
+        role: z.enum(PARTICIPANT_ROLES),
         isMinor: z.boolean(),
         scopes: z.object({ recording: ScopeStateSchema, transcript: ScopeStateSchema, attentionTracking: ScopeStateSchema }),
       }),
