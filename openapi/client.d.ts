@@ -1199,6 +1199,8 @@ export interface components {
             requiresReconsent?: boolean;
         };
         PublishNoticeVersionInput: {
+            /** @description The notice's title from this version on; without it the current title is kept */
+            title?: string;
             /** @description The full text shown to participants; its sha-256 goes into every receipt */
             text: string;
             /** @description true: consent given to earlier versions stops counting once this one is published (P-GOV-3) */
@@ -2172,6 +2174,8 @@ export interface components {
             requiresReconsent?: boolean;
         };
         PublishNoticeVersion: {
+            /** @description The notice's title from this version on; without it the current title is kept */
+            title?: string;
             /** @description The full text shown to participants; its sha-256 goes into every receipt */
             text: string;
             /** @description true: consent given to earlier versions stops counting once this one is published (P-GOV-3) */
@@ -7320,7 +7324,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description notice_unchanged: the current version has this text; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description notice_unchanged: the current version has this text and title; idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
