@@ -119,7 +119,7 @@ function problemItem(t: Test, res: { status: number; body: any }, status: number
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
-// Keys the design names (DESIGN.md "Settings catalogue" and consent rule 10), plus the two
+// Keys the product design names (and consent rule 10, see README.md), plus the two
 // the promises add (essential cookies, P-SET-4; data sharing, P-GOV-4).
 const DESIGN_KEYS = [
   'recording.cloud.enabled',
