@@ -1579,6 +1579,9 @@ export interface components {
             items: {
                 /** Format: uuid */
                 participantId: string;
+                displayName: string;
+                /** @enum {string} */
+                role: "host" | "cohost" | "attendee";
                 isMinor: boolean;
                 scopes: {
                     recording: {
@@ -2050,6 +2053,8 @@ export interface components {
             requiresReconsent?: boolean;
         };
         PublishNoticeVersion: {
+            /** @description The notice's title from this version on; without it the current title is kept */
+            title?: string;
             /** @description The full text shown to participants; its sha-256 goes into every receipt. Free text of at most 100000 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
             text: string;
             /** @description true: consent given to earlier versions stops counting once this one is published (P-GOV-3) */
@@ -7092,7 +7097,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description notice_unchanged: the current version has this text; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description notice_unchanged: the current version has this text and title; idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;

@@ -92,6 +92,15 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }).withTypeProvider<ZodTypeProvider>()
   // Bodies are JSON only: fastify's text/plain parser would turn a text body into a 400 instead of a 415.
   app.removeContentTypeParser('text/plain')
+  // Many clients set Content-Type: application/json on every POST, body or not: an empty JSON
+  // body is no body, as if the header were absent. A route without a body schema takes it; a
+  // route with one still refuses it (400 validation_failed), exactly as it refuses a missing body.
+  const parseJson = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning!, app.initialConfig.onConstructorPoisoning!)
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (body.length === 0) return done(null, undefined)
+    parseJson(request, body as string, done)
+  })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(compiledSerializerCompiler)
 

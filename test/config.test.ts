@@ -147,3 +147,18 @@ t.test('npm run token prints a token signed with the configured key', async (t) 
   t.equal(bad.status, 1)
   t.match(bad.stderr, /--roles/)
 })
+
+t.test('npm run token -- --help explains itself; an unknown flag prints the usage and fails', async (t) => {
+  for (const flag of ['--help', '-h']) {
+    const help = tsx('src/cli/token.ts', [flag], {})
+    t.equal(help.status, 0, `${flag} exits 0`)
+    t.match(help.stdout, /^Usage: npm run token -- --sub <id> --acc <accountId> --roles <roles>/, `${flag} prints the usage`)
+    t.match(help.stdout, /--ttl <seconds>/)
+    t.equal(help.stderr, '')
+  }
+  const unknown = tsx('src/cli/token.ts', ['--user', 'u1'], {})
+  t.equal(unknown.status, 1)
+  t.match(unknown.stderr, /Unknown option '--user'/)
+  t.match(unknown.stderr, /Usage: npm run token/)
+  t.equal(unknown.stdout, '', 'no token')
+})

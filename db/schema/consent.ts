@@ -26,7 +26,7 @@ export const GATED_SCOPES = ['recording', 'transcript'] as const
 export const RECORDING_KINDS = ['cloud', 'local'] as const
 export const RECORDING_STATUSES = ['pending', 'stored', 'rejected', 'deleted'] as const
 
-// A notice per (kind, locale); its text lives in immutable versions.
+// A notice per (kind, locale); its title and text live in immutable versions.
 export const notices = pgTable(
   'notices',
   {
@@ -36,7 +36,6 @@ export const notices = pgTable(
     id: uuid('id').notNull(),
     kind: text('kind', { enum: NOTICE_KINDS }).notNull(),
     locale: text('locale').notNull(),
-    title: text('title').notNull(),
     createdBy: text('created_by').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull(),
   },
@@ -57,6 +56,8 @@ export const noticeVersions = pgTable(
     noticeId: uuid('notice_id').notNull(),
     kind: text('kind', { enum: NOTICE_KINDS }).notNull(),
     version: integer('version').notNull(),
+    /** Each version has its own title: a later one may retitle the notice, an earlier one keeps what it showed. */
+    title: text('title').notNull(),
     text: text('text').notNull(),
     sha256: text('sha256').notNull(),
     requiresReconsent: boolean('requires_reconsent').notNull(),

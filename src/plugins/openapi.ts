@@ -115,6 +115,8 @@ export default fp(
     })
 
     app.get('/openapi.json', { config: { public: true }, schema: { hide: true } }, async () => app.swagger())
+    // Someone who opens the service's address in a browser lands on its reference.
+    app.get('/', { config: { public: true }, schema: { hide: true } }, (_request, reply) => reply.redirect('/docs'))
   },
   { name: 'openapi', dependencies: ['problem'] },
 )

@@ -5,7 +5,7 @@ import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 
 // Attention tracking (issue 6): screen-share intervals, focus events accepted only when every
-// attention rule of DESIGN.md holds at the event's instant (P-ATT-1, P-ATT-2, P-ATT-4, P-MIN-1,
+// attention rule holds at the event's instant (P-ATT-1, P-ATT-2, P-ATT-4, P-MIN-1,
 // P-DSR-4), spans kept only when at least the threshold long (P-ATT-3), and who reads them
 // (P-ATT-4, P-GOV-2). A hand-moved clock makes every instant exact; nothing sleeps.
 

@@ -767,11 +767,11 @@ t.test('GET consents: an attendee reads only their own; host, cohost, admin, rec
 // ---------------------------------------------------------------------------------------------
 // 7. Current status
 
-t.test('P-MIN-1: consent-status: each participant per scope (null when never answered), isMinor shown; an attendee sees only themself', async (t) => {
+t.test('P-MIN-1: consent-status: each participant by name and role, per scope (null when never answered), isMinor shown; an attendee sees only themself', async (t) => {
   const { api, tenant, host, meetingId, rec, tr, join, consent, get, notice } = await setup(t)
   const attention = await notice('attention_tracking', 'en', 'Attention is tracked while the host shares a screen.')
-  const ada = await tenant.user(['member'])
-  const bob = await tenant.user(['member'], { isMinor: true })
+  const ada = await tenant.user(['member'], { displayName: 'Ada Lovelace' })
+  const bob = await tenant.user(['member'], { isMinor: true, displayName: 'Bob' })
   const kiosk = await tenant.user(['member'])
   const stranger = await tenant.user(['member'])
   const recorder = await tenant.user(['recorder'])
@@ -793,14 +793,16 @@ t.test('P-MIN-1: consent-status: each participant per scope (null when never ans
   t.equal(status.status, 200)
   const byId = new Map(status.body.items.map((item: any) => [item.participantId, item]))
   t.equal(status.body.items.length, 4, 'every participant')
-  t.same(byId.get(hostP), { participantId: hostP, isMinor: false, scopes: { recording: null, transcript: null, attentionTracking: null } }, 'the host never answered')
+  t.same(byId.get(hostP), { participantId: hostP, displayName: 'Test User', role: 'host', isMinor: false, scopes: { recording: null, transcript: null, attentionTracking: null } }, 'the host never answered')
   t.same(byId.get(adaP), {
     participantId: adaP,
+    displayName: 'Ada Lovelace',
+    role: 'attendee',
     isMinor: false,
     scopes: { recording: state(adaWithdraw), transcript: state(adaTr), attentionTracking: state(adaAtt) },
   }, "ada: the latest per scope (the withdrawal after the grant)")
-  t.same(byId.get(bobP), { participantId: bobP, isMinor: true, scopes: { recording: null, transcript: null, attentionTracking: null } }, 'bob, a minor user, never answered')
-  t.same(byId.get(minorP), { participantId: minorP, isMinor: true, scopes: { recording: state(minorRec), transcript: null, attentionTracking: null } }, 'the minor, with the guardian grant')
+  t.same(byId.get(bobP), { participantId: bobP, displayName: 'Bob', role: 'attendee', isMinor: true, scopes: { recording: null, transcript: null, attentionTracking: null } }, 'bob, a minor user, never answered')
+  t.same(byId.get(minorP), { participantId: minorP, displayName: 'Kid', role: 'attendee', isMinor: true, scopes: { recording: state(minorRec), transcript: null, attentionTracking: null } }, 'the minor, with the guardian grant')
 
   const own = await get(url, ada.token)
   t.equal(own.status, 200)

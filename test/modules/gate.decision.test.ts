@@ -10,7 +10,7 @@ import {
   type GateRequest,
 } from '../../src/modules/gate/gate.decision.js'
 
-// The consent rules of DESIGN.md as the pure function `decide` sees them: hand-built facts (as the
+// The consent rules (README.md) as the pure function `decide` sees them: hand-built facts (as the
 // gate repository would load them in one statement) and exact instants, no database. The API
 // tests of the same rules are in gate.rules.test.ts.
 

@@ -6,7 +6,7 @@ import { auditEntries, consentGrants, consentRecords, recordings, settingValues,
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
 
-// The ten consent rules of DESIGN.md ("The consent rules"), each through the API: the decision
+// The ten consent rules (README.md, "The consent rules"), each through the API: the decision
 // route (POST …/recording-decisions, stores nothing) shows the refusal and the allowance at the
 // rule's edge, to the millisecond (a hand-moved server clock), and a real store (POST
 // …/recordings, …/transcripts) shows that a refusal is a 409 consent_missing naming every

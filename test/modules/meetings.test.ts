@@ -413,6 +413,28 @@ t.test('lifecycle: scheduled → live → ended with server-clock instants; the 
   t.equal(endedAudit[0]?.at.toISOString(), '2026-12-10T10:44:59.999Z')
 })
 
+t.test('start and end sent with Content-Type: application/json and no body are accepted; a route that needs a body still refuses one', async (t) => {
+  const { api, tenant, create } = await setup(t)
+  const meeting = await create(tenant.admin)
+  const emptyJson = (method: 'POST' | 'PATCH', url: string) =>
+    api.request({ method, url, token: tenant.admin, payload: '', headers: { 'content-type': 'application/json' } })
+
+  const started = await emptyJson('POST', `${meetingUrl(meeting.id)}/start`)
+  t.equal(started.status, 200, 'start', { body: started.body })
+  t.equal(started.body.status, 'live')
+  const ended = await emptyJson('POST', `${meetingUrl(meeting.id)}/end`)
+  t.equal(ended.status, 200, 'end', { body: ended.body })
+  t.equal((await meetingRow(tenant.accountId, meeting.id))?.status, 'ended', 'stored')
+
+  const other = await create(tenant.admin)
+  const patched = await emptyJson('PATCH', meetingUrl(other.id))
+  problem(t, patched, 400, 'validation_failed', 'PATCH without a body')
+  t.same(patched.body.errors.map((e: { pointer: string }) => e.pointer), ['/body'])
+  const created = await emptyJson('POST', '/v1/meetings')
+  problem(t, created, 400, 'validation_failed', 'create without a body')
+  t.equal((await meetingRow(tenant.accountId, other.id))?.topic, other.topic, 'nothing changed')
+})
+
 t.test('lifecycle: scheduled → cancelled by DELETE (host or admin), audited', async (t) => {
   const { tenant, clock, get, del, create } = await setup(t)
   const host = await tenant.user(['member'])

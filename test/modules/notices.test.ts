@@ -156,11 +156,11 @@ t.test('P-GOV-3: an admin creates a notice: version 1 with the sha-256 of its te
 
   const rows = await noticeRows(tenant.accountId)
   t.equal(rows.length, 1, 'one notice row')
-  t.match(rows[0], { id: created.body.id, kind: 'recording', locale: 'de-CH', title: 'Aufzeichnung' })
+  t.match(rows[0], { id: created.body.id, kind: 'recording', locale: 'de-CH' })
   t.equal(rows[0]!.createdAt.toISOString(), at)
   const versions = await versionRows(tenant.accountId)
   t.equal(versions.length, 1, 'one version row')
-  t.match(versions[0], { id: created.body.currentVersion.id, noticeId: created.body.id, kind: 'recording', version: 1, text, sha256: sha256(text), requiresReconsent: false })
+  t.match(versions[0], { id: created.body.currentVersion.id, noticeId: created.body.id, kind: 'recording', version: 1, title: 'Aufzeichnung', text, sha256: sha256(text), requiresReconsent: false })
   t.equal(versions[0]!.publishedAt.toISOString(), at, 'published at the server clock')
 
   const audited = await auditRows(tenant.accountId, 'notice.published')
@@ -321,6 +321,39 @@ t.test('P-GOV-3: publishing versions numbers them 2, 3; unchanged text is 409; r
     'one notice.published entry per version, the refusals none',
   )
   t.same(audited[1]!.details, { kind: 'recording', locale: 'en', version: 2, sha256: sha256(v2Text), requiresReconsent: true })
+})
+
+t.test('P-GOV-3: a new version may retitle the notice; the notice shows the current title, earlier versions keep theirs', async (t) => {
+  const { tenant, get, notice, publish, live } = await setup(t)
+  const created = await notice('privacy_policy', 'en', 'We keep your name.')
+  t.equal(created.title, 'privacy_policy en')
+
+  const retitled = await publish(created.id, 'We keep your name and email.', { title: 'Privacy policy' })
+  t.equal(retitled.status, 201, 'text and title', { body: retitled.body })
+  t.match(retitled.body, { title: 'Privacy policy', currentVersion: { version: 2 } })
+  const sameText = await publish(created.id, 'We keep your name and email.', { title: '  How we use your data ' })
+  t.equal(sameText.status, 201, 'a new title alone is a new version', { body: sameText.body })
+  t.match(sameText.body, { title: 'How we use your data', currentVersion: { version: 3, sha256: retitled.body.currentVersion.sha256 } })
+  const kept = await publish(created.id, 'We keep your name, email and time zone.')
+  t.equal(kept.status, 201)
+  t.match(kept.body, { title: 'How we use your data', currentVersion: { version: 4 } }, 'without a title the current one is kept')
+  problem(t, await publish(created.id, 'We keep your name, email and time zone.', { title: 'How we use your data' }), 409, 'notice_unchanged', 'same text, same title')
+  problem(t, await publish(created.id, 'Other.', { title: '' }), 400, 'validation_failed', 'an empty title')
+
+  t.same(
+    (await versionRows(tenant.accountId, created.id)).map((v) => [v.version, v.title]),
+    [[1, 'privacy_policy en'], [2, 'Privacy policy'], [3, 'How we use your data'], [4, 'How we use your data']],
+    'each version keeps the title it was published with',
+  )
+  const listed = await get(`/v1/accounts/${tenant.accountId}/notices`, tenant.admin)
+  t.equal(listed.body.items.find((n: any) => n.id === created.id)?.title, 'How we use your data', 'the list shows the current title')
+  const host = await tenant.user(['member'])
+  const meeting = await live(host.token)
+  const shown = await get(`/v1/meetings/${meeting.id}/notices`, host.token)
+  t.match(shown.body.items, [{ noticeId: created.id, title: 'How we use your data', version: 4 }], 'participants see the current title')
+
+  const audited = (await auditRows(tenant.accountId, 'notice.published')).filter((row) => row.targetId === created.id)
+  t.same(audited.map((row) => row.details.title), [undefined, 'Privacy policy', 'How we use your data', undefined], 'a new title is audited')
 })
 
 t.test('publishing: admin only; unknown notice 404; another account 404; validation 400; concurrent publishes take distinct numbers', async (t) => {

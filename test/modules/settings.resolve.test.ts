@@ -65,8 +65,9 @@ t.test('P-SET-3: a fixed lock at the account refuses meeting and user writes and
   }
   for (const layer of ['meeting', 'user', 'group'] as const) {
     t.throws(() => assertWritable(def(key), chain, layer, true), { code: 'setting_locked', status: 409 }, layer)
+    t.equal(assertWritable(def(key), chain, layer, false), 'held', `${layer}: the locked value itself is no conflict, and not written`)
   }
-  t.doesNotThrow(() => assertWritable(def(key), chain, 'account', true), 'the lock binds only the layers below it')
+  t.equal(assertWritable(def(key), chain, 'account', true), 'write', 'the lock binds only the layers below it')
   const effective = resolveAll(chain)[key]!
   t.equal(effective.value, false)
   t.same(effective.overridden, [{ layer: 'meeting', id: MEETING, value: true, reason: 'fixed_lock' }])

@@ -119,7 +119,7 @@ function problemItem(t: Test, res: { status: number; body: any }, status: number
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/
 
-// Keys the design names (DESIGN.md "Settings catalogue" and consent rule 10), plus the two
+// Keys the product design names (and consent rule 10, see README.md), plus the two
 // the promises add (essential cookies, P-SET-4; data sharing, P-GOV-4).
 const DESIGN_KEYS = [
   'recording.cloud.enabled',
@@ -424,6 +424,36 @@ t.test('P-SET-3: a fixed lock at the account refuses user, admin-on-user and gro
   const mixed = await patchMe(member.token, { [key]: 'notice', 'meeting.join_muted': false })
   t.equal(mixed.status, 409)
   t.equal(await valueRow(tenant.accountId, 'user', member.id, 'meeting.join_muted'), undefined, 'the PATCH is all or nothing')
+})
+
+t.test('P-SET-3: sending the value a fixed lock holds is a no-op (200, nothing written); another value is still 409', async (t) => {
+  const tenant = await createTenant(api)
+  const member = await tenant.user(['member'])
+  const group = await createGroup(tenant, 'Finance')
+  await addMember(tenant, group, member.id)
+  const key = 'recording.consent_mode'
+  await patchOk(accountUrl(tenant), tenant.admin, { values: { [key]: 'acknowledge' }, locks: { [key]: 'fixed' } })
+  const audited = (await auditRows(tenant.accountId)).length
+
+  for (const [label, res] of [
+    ['user', await patchMe(member.token, { [key]: 'acknowledge' })],
+    ['admin on the user', await patch(userUrl(tenant, member.id), tenant.admin, { values: { [key]: 'acknowledge' } })],
+    ['group', await patch(groupUrl(tenant, group), tenant.admin, { values: { [key]: 'acknowledge' } })],
+  ] as const) {
+    t.equal(res.status, 200, `${label}: accepted`, { body: res.body })
+    t.notOk(key in res.body.values, `${label}: the layer shows no value of its own`)
+  }
+  t.same((await valueRows(tenant.accountId)).filter((row) => row.layer !== 'account'), [], 'nothing was written below the account')
+  t.equal((await auditRows(tenant.accountId)).length, audited, 'nothing was audited')
+
+  // Beside a real change, the held value is skipped and the rest is written.
+  const mixed = await patchMe(member.token, { [key]: 'acknowledge', 'meeting.join_muted': true })
+  t.equal(mixed.status, 200)
+  t.same(mixed.body.values, { 'meeting.join_muted': true })
+  t.equal(await valueRow(tenant.accountId, 'user', member.id, key), undefined)
+  t.match((await effective(tenant, member.id))[key], { value: 'acknowledge', source: { layer: 'account' }, lock: { kind: 'fixed', layer: 'account' } })
+
+  t.equal(problemItem(t, await patchMe(member.token, { [key]: 'explicit' }), 409, 'setting_locked').lockLayer, 'account', 'a different value is refused')
 })
 
 t.test('P-SET-3: a fixed lock at a group refuses its members\' writes (lockLayer group), not other users\'', async (t) => {

@@ -71,6 +71,14 @@ t.test('JSON properties are camelCase in every schema of the document', async (t
   for (const name of names) t.match(name, /^[a-z][A-Za-z0-9]*$/, `${name} is camelCase`)
 })
 
+t.test('GET / redirects to /docs without a token, and is not an operation of the document', async (t) => {
+  const api = await buildTestApp(t)
+  const root = await api.app.inject({ method: 'GET', url: '/' })
+  t.equal(root.statusCode, 302)
+  t.equal(root.headers.location, '/docs')
+  t.notOk(document.paths['/'], 'hidden like /docs and /openapi.json')
+})
+
 t.test('/openapi.json serves the document and /docs works offline', async (t) => {
   const api = await buildTestApp(t)
   const served = await api.app.inject({ method: 'GET', url: '/openapi.json' })

@@ -42,6 +42,11 @@ t.test('request bodies: size limit, media type, JSON syntax', async (t) => {
   t.equal(broken.status, 400)
   t.equal(broken.body.code, 'invalid_json')
 
+  // An empty body with the JSON content type is no body: this route needs one.
+  const empty = await api.request({ method: 'POST', url, token: tenant.admin, payload: '', headers: { 'content-type': 'application/json; charset=utf-8' } })
+  t.equal(empty.status, 400)
+  t.equal(empty.body.code, 'validation_failed')
+
   const poisoned = await api.request({
     method: 'POST',
     url,

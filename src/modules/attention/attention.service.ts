@@ -15,7 +15,7 @@ import { type AttentionEvent, EVENT_SKEW_MS } from './attention.schemas.js'
 /** How far a client's event instant may be from the server clock. */
 const DAY_MS = 86_400_000
 
-/** The attention rules of DESIGN.md, in the order they are checked; the first that fails is the answer. */
+/** The attention rules (P-ATT-1, P-ATT-2, P-ATT-4, P-MIN-1, P-DSR-4), in the order they are checked; the first that fails is the answer. */
 export const ATTENTION_RULES = ['attention_not_allowed', 'attention_not_enabled', 'no_screen_share', 'notice_not_shown', 'participant_minor', 'processing_restricted'] as const
 type AttentionRule = (typeof ATTENTION_RULES)[number]
 
@@ -115,7 +115,7 @@ export function createAttentionService({ inTransaction, attention, meetings, use
 
     /**
      * A participant's client reports focus lost or regained. Accepted only when every attention
-     * rule holds at the event's instant (DESIGN.md); a regained focus closes the span, which is
+     * rule holds at the event's instant (ATTENTION_RULES); a regained focus closes the span, which is
      * kept only when at least the threshold long (P-ATT-3).
      */
     async recordEvent(principal: Principal, meetingId: string, input: AttentionEvent) {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { instant } from '../../lib/instant.js'
-import { ATTESTED_METHOD_LIST, CONSENT_DECISIONS } from '../../../db/schema/index.js'
+import { ATTESTED_METHOD_LIST, CONSENT_DECISIONS, PARTICIPANT_ROLES } from '../../../db/schema/index.js'
 import { PageQuerySchema, pageSchema } from '../../lib/pagination.js'
 import { safeText } from '../../lib/text.js'
 
@@ -67,6 +67,8 @@ export const ConsentStatusSchema = z
     items: z.array(
       z.object({
         participantId: z.uuid(),
+        displayName: z.string(),
+        role: z.enum(PARTICIPANT_ROLES),
         isMinor: z.boolean(),
         scopes: z.object({ recording: ScopeStateSchema, transcript: ScopeStateSchema, attentionTracking: ScopeStateSchema }),
       }),

@@ -267,10 +267,16 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         row ? { decision: row.decision, at: row.at.toISOString(), noticeVersionId: row.noticeVersionId, method: row.method, recordId: row.id } : null
       return {
         items: people
-          .filter((p) => reader.all || p.id === reader.participantId)
-          .map((p) => {
+          .filter(({ participant: p }) => reader.all || p.id === reader.participantId)
+          .map(({ participant: p, displayName }) => {
             const of = (scope: MeetingScope) => state(latest.find((row) => row.participantId === p.id && row.scope === scope))
-            return { participantId: p.id, isMinor: p.isMinor, scopes: { recording: of('recording'), transcript: of('transcript'), attentionTracking: of('attention_tracking') } }
+            return {
+              participantId: p.id,
+              displayName,
+              role: p.role,
+              isMinor: p.isMinor,
+              scopes: { recording: of('recording'), transcript: of('transcript'), attentionTracking: of('attention_tracking') },
+            }
           }),
       }
     },

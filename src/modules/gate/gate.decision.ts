@@ -1,4 +1,4 @@
-// The consent rules of DESIGN.md, as one pure function over facts the repository loads in one
+// The consent rules (README.md, "The consent rules"), as one pure function over facts the repository loads in one
 // query. Every store (recordings, their content, transcripts) and the decision route call it;
 // nothing else decides whether an artefact may exist.
 

@@ -8,7 +8,7 @@ import { ConflictError, DomainError, loggableError } from '../../lib/errors.js'
 import { problemResponse } from '../../plugins/problem.js'
 import type { IdempotencyKey, IdempotencyRepository } from './idempotency.repository.js'
 
-// Idempotency-Key on every authenticated POST (DESIGN, API shape): the first request with a key
+// Idempotency-Key on every authenticated POST (README.md, API): the first request with a key
 // runs and its answer is stored; a retry with the same key and the same request gets that answer
 // (header `Idempotent-Replayed: true`) and writes nothing; the same key with another request is
 // 422. A 5xx answer is not stored, so the retry runs again.

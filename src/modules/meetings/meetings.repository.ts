@@ -9,6 +9,12 @@ export type ParticipantRow = typeof participants.$inferSelect
 export type PresenceRow = typeof presenceIntervals.$inferSelect
 export type MeetingStatus = MeetingRow['status']
 
+/**
+ * A participant's name, for queries that left-join their user: a guest's is their own, a user's is
+ * read from the user row (so a renamed user shows the new name everywhere).
+ */
+const participantDisplayName = sql<string>`coalesce(${participants.guestDisplayName}, ${users.displayName}, '')`
+
 /** A guest's join as joinGuest writes it: the participant, their first stay and the audit event. */
 export interface GuestJoin {
   accountId: string
@@ -321,18 +327,20 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
       return closed.length
     },
 
-    participantsOf(accountId: string, meetingId: string): Promise<ParticipantRow[]> {
+    /** Every participant of the meeting with their display name. */
+    participantsOf(accountId: string, meetingId: string) {
       return db
-        .select()
+        .select({ participant: participants, displayName: participantDisplayName })
         .from(participants)
+        .leftJoin(users, and(eq(users.accountId, participants.accountId), eq(users.id, participants.userId)))
         .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId)))
         .orderBy(asc(participants.id))
     },
 
-    /** A page of participants with their user's display name; `only` reads one participant. */
+    /** A page of participants with their display name; `only` reads one participant. */
     participantsPage(accountId: string, meetingId: string, afterId: string | undefined, limit: number, only?: string) {
       return db
-        .select({ participant: participants, userDisplayName: users.displayName })
+        .select({ participant: participants, displayName: participantDisplayName })
         .from(participants)
         .leftJoin(users, and(eq(users.accountId, participants.accountId), eq(users.id, participants.userId)))
         .where(

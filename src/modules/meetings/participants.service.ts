@@ -148,13 +148,13 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
     })
   }
 
-  function view(participant: ParticipantRow, userDisplayName: string | null, stays: PresenceRow[], until: Date) {
+  function view(participant: ParticipantRow, displayName: string, stays: PresenceRow[], until: Date) {
     const own = stays.filter((stay) => stay.participantId === participant.id)
     return {
       id: participant.id,
       meetingId: participant.meetingId,
       userId: participant.userId,
-      displayName: participant.guestDisplayName ?? userDisplayName ?? '',
+      displayName,
       guest: participant.userId === null,
       role: participant.role,
       isMinor: participant.isMinor,
@@ -273,7 +273,7 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
       }
       const [row] = await meetings.participantsPage(meeting.accountId, meeting.id, undefined, 1, participant.id)
       const stays = await meetings.stays(meeting.accountId, [participant.id])
-      return view(row!.participant, row!.userDisplayName, stays, meeting.endedAt ?? clock.now())
+      return view(row!.participant, row!.displayName, stays, meeting.endedAt ?? clock.now())
     },
 
     /** The participant's own user, whoever joined them (a guest's client), the host or an admin may leave for them. */
@@ -304,7 +304,7 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
       const rows = await meetings.participantsPage(meeting.accountId, meeting.id, decodeCursor(query.cursor), query.limit + 1)
       const stays = await meetings.stays(meeting.accountId, rows.slice(0, query.limit).map((row) => row.participant.id))
       const until = meeting.endedAt ?? clock.now()
-      return toPage(rows, query.limit, (row) => row.participant.id, ({ participant, userDisplayName }) => view(participant, userDisplayName, stays, until))
+      return toPage(rows, query.limit, (row) => row.participant.id, ({ participant, displayName }) => view(participant, displayName, stays, until))
     },
   }
 }

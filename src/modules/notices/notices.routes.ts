@@ -46,7 +46,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Publish a new immutable version of a notice (admin)',
       params: NoticeParamsSchema,
       body: PublishVersionSchema,
-      response: { 201: NoticeSchema, 409: problemResponse('notice_unchanged: the current version has this text') },
+      response: { 201: NoticeSchema, 409: problemResponse('notice_unchanged: the current version has this text and title') },
     },
     handler: async (request, reply) =>
       reply.code(201).send(await service.publish(request.principal, request.params.accountId, request.params.noticeId, request.body)),

@@ -46,6 +46,7 @@ export const CreateNoticeSchema = z
 
 export const PublishVersionSchema = z
   .strictObject({
+    title: safeText(300).optional().describe("The notice's title from this version on; without it the current title is kept"),
     text: NoticeText,
     requiresReconsent: z.boolean().optional().describe('true: consent given to earlier versions stops counting once this one is published (P-GOV-3)'),
   })

@@ -24,7 +24,7 @@ const toNotice = ({ notice, version }: NoticeWithVersion) => ({
   accountId: notice.accountId,
   kind: notice.kind,
   locale: notice.locale,
-  title: notice.title,
+  title: version.title,
   createdAt: notice.createdAt.toISOString(),
   currentVersion: toVersion(version),
 })
@@ -33,7 +33,7 @@ export const toMeetingNotice = ({ notice, version }: NoticeWithVersion): Meeting
   noticeId: notice.id,
   kind: notice.kind,
   locale: notice.locale,
-  title: notice.title,
+  title: version.title,
   text: version.text,
   versionId: version.id,
   version: version.version,
@@ -95,7 +95,6 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
               id: newId(now.getTime()),
               kind: input.kind,
               locale,
-              title: input.title,
               createdBy: principal.subject,
               createdAt: now,
             })
@@ -105,6 +104,7 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
               noticeId: notice.id,
               kind: notice.kind,
               version: 1,
+              title: input.title,
               text: input.text,
               sha256: sha256Hex(input.text),
               requiresReconsent: input.requiresReconsent ?? false,
@@ -135,7 +135,10 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
       return toPage(rows, query.limit, (row) => row.notice.id, toNotice)
     },
 
-    /** A new immutable version; the same text again is refused, a changed one gets the next number. */
+    /**
+     * A new immutable version; the same text and title again are refused, a change of either gets
+     * the next number (a new title alone is a new version, so the earlier ones keep what they showed).
+     */
     async publish(principal: Principal, accountId: string, noticeId: string, input: PublishVersion) {
       requireAccountRole(principal, accountId, ['admin'])
       const now = clock.now()
@@ -145,13 +148,17 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
           if (!notice) throw new NotFoundError('Notice')
           const latest = (await notices.latestVersion(accountId, noticeId, tx))!
           const sha256 = sha256Hex(input.text)
-          if (sha256 === latest.sha256) throw new ConflictError('notice_unchanged', `Version ${latest.version} already has this text`)
+          const title = input.title ?? latest.title
+          if (sha256 === latest.sha256 && title === latest.title) {
+            throw new ConflictError('notice_unchanged', `Version ${latest.version} already has this text and title`)
+          }
           const version = await notices.insertVersion(tx, {
             accountId,
             id: newId(now.getTime()),
             noticeId,
             kind: notice.kind,
             version: latest.version + 1,
+            title,
             text: input.text,
             sha256,
             requiresReconsent: input.requiresReconsent ?? false,
@@ -163,7 +170,14 @@ export function createNoticesService({ inTransaction, notices, audit, clock }: D
             action: 'notice.published',
             targetType: 'notice',
             targetId: noticeId,
-            details: { kind: notice.kind, locale: notice.locale, version: version.version, sha256, requiresReconsent: version.requiresReconsent },
+            details: {
+              kind: notice.kind,
+              locale: notice.locale,
+              version: version.version,
+              sha256,
+              requiresReconsent: version.requiresReconsent,
+              ...(title !== latest.title ? { title } : {}),
+            },
           }, now)
           return { notice, version }
         }),

@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../lib/canonical-json.js'
 import { ConflictError, jsonPointer } from '../../lib/errors.js'
 import { atLeastAsPrivate, CATALOG, CATALOG_BY_KEY, type Layer, mostPrivateValue, type SettingDefinition } from './settings.catalog.js'
 
@@ -136,13 +137,19 @@ export function resolveValues<K extends string>(chain: Chain, keys: readonly K[]
   return values
 }
 
-/** Throws 409 `setting_locked` or `setting_floor` when a layer above forbids `value` at `layer`. */
-export function assertWritable(definition: SettingDefinition, chain: Chain, layer: Layer, value: unknown): void {
-  if (overridesLocks(definition, layer, value, 'explicit')) return
+/**
+ * Whether `value` is to be written at `layer`. Throws 409 `setting_locked` or `setting_floor` when
+ * a layer above forbids it. 'held' when a fixed lock above already holds exactly this value: a
+ * client that sends back what it read is not in conflict with the lock, and nothing is written
+ * (a copy below the lock would come into force, unasked, the day the lock is lifted).
+ */
+export function assertWritable(definition: SettingDefinition, chain: Chain, layer: Layer, value: unknown): 'write' | 'held' {
+  if (overridesLocks(definition, layer, value, 'explicit')) return 'write'
   const { locks } = resolveKey(definition, chain, layer)
   const fixed = locks.find((lock) => lock.kind === 'fixed')
   const pointer = jsonPointer('body', 'values', definition.key)
   if (fixed) {
+    if (canonicalJson(value) === canonicalJson(fixed.value)) return 'held'
     throw new ConflictError(
       'setting_locked',
       `${definition.key} is locked at the ${fixed.layer} layer`,
@@ -166,4 +173,5 @@ export function assertWritable(definition: SettingDefinition, chain: Chain, laye
       ],
     )
   }
+  return 'write'
 }

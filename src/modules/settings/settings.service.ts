@@ -188,7 +188,7 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
       const valueChanges: { key: string; old: unknown; new: unknown }[] = []
       for (const [key, value] of parsed) {
         const old = own.values[key] ?? null
-        if (value !== null) assertWritable(CATALOG_BY_KEY.get(key)!, chain, ref.layer, value)
+        if (value !== null && assertWritable(CATALOG_BY_KEY.get(key)!, chain, ref.layer, value) === 'held') continue
         if (canonicalJson(old) !== canonicalJson(value)) valueChanges.push({ key, old, new: value })
       }
       const lockChanges: { key: string; old: string | null; new: string | null }[] = []
