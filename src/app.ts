@@ -24,6 +24,7 @@ import usersRoutes from './modules/users/users.routes.js'
 import settingsRoutes from './modules/settings/settings.routes.js'
 import supportRoutes from './modules/support/support.routes.js'
 import legalHoldsRoutes from './modules/legal-holds/legal-holds.routes.js'
+import privacyRoutes from './modules/privacy/privacy.routes.js'
 import privacySignals from './modules/settings/settings.signals.js'
 import auth from './plugins/auth.js'
 import database from './plugins/database.js'
@@ -149,6 +150,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(auditRoutes, { prefix: '/v1' })
   await app.register(supportRoutes, { prefix: '/v1' })
   await app.register(legalHoldsRoutes, { prefix: '/v1' })
+  await app.register(privacyRoutes, { prefix: '/v1' })
   return app
 }
 

@@ -41,6 +41,8 @@ import { createLegalHoldsRepository } from './modules/legal-holds/legal-holds.re
 import { createLegalHoldsService } from './modules/legal-holds/legal-holds.service.js'
 import { createRetentionRepository } from './modules/retention/retention.repository.js'
 import { createRetentionService } from './modules/retention/retention.service.js'
+import { createPrivacyRepository } from './modules/privacy/privacy.repository.js'
+import { createPrivacyService, PRIVACY_JOB } from './modules/privacy/privacy.service.js'
 
 // The composition root: each repository is built once per database (its prepared statements
 // with it) and handed to the services that need it.
@@ -91,6 +93,21 @@ export function createServices(
   const jobs = createJobRunner(database.db, { onError: onBackgroundError })
   const purgeEvery = (config.purgeIntervalMinutes ?? 0) * 60
   if (purgeEvery > 0) jobs.register('retention.purge', async () => void (await retention.purge()), { leaseSeconds: 1800, everySeconds: purgeEvery })
+  const jobsRepository = jobs.repository
+  const privacy = createPrivacyService({
+    inTransaction,
+    privacy: createPrivacyRepository(database.db),
+    accounts,
+    users,
+    meetings,
+    settings: settingsService,
+    audit,
+    blobs,
+    clock,
+    enqueue: (tx, requestId, accountId) => jobsRepository.enqueue(tx, { kind: PRIVACY_JOB, accountId, payload: { requestId } }),
+    receiptOf: consents.receiptOf,
+  })
+  jobs.register(PRIVACY_JOB, (job) => privacy.work(job.accountId!, job.payload.requestId as string), { leaseSeconds: 600 })
   return {
     audit: createAuditService(audit, auditChainer, receiptKeys.byKid),
     accounts: createAccountsService({ inTransaction, accounts, audit, clock }),
@@ -115,6 +132,7 @@ export function createServices(
     support,
     legalHolds: createLegalHoldsService({ inTransaction, holds: createLegalHoldsRepository(database.db), users, meetings, audit, clock }),
     retention,
+    privacy,
     jobs,
     attention: createAttentionService({ inTransaction, attention, meetings, users, settings: settingsService, gate, audit, clock }),
     monitoring: createMonitoringService({

@@ -95,9 +95,7 @@ export const consentRecords = pgTable(
     guardianName: text('guardian_name'),
     recordedBy: text('recorded_by'),
     at: timestamp('at', { withTimezone: true, precision: 3 }).notNull(),
-    userAgent: text('user_agent'),
-    /** The client's address cut to its network (/24 or /48), never the full address. */
-    clientNetwork: text('client_network'),
+    // The client's user agent and network live in consent_client_details, which erasure can delete.
     /** `<subject>:<Idempotency-Key>`: a retry that runs again finds the record it already wrote. */
     requestKey: text('request_key'),
     /** The id of the key that signed the record's receipt: a replay re-signs with that key, so it returns the same receipt after a rotation. */

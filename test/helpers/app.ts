@@ -32,6 +32,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     // A loaded test machine lags its event loop by seconds now and then: shedding on lag has a
     // test of its own (test/plugins/rate-limits.test.ts) and is off elsewhere.
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    // The purge runs across accounts: a test process must not start it on the shared database
+    // (test/modules/retention.test.ts runs it, limited to its own accounts).
+    PURGE_INTERVAL_MINUTES: '0',
     ...(process.env.DATABASE_URL ? { DATABASE_URL: process.env.DATABASE_URL, DATABASE_POOL_MAX: '4' } : {}),
     ...overrides,
   })

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey, verify } from 'node:crypto'
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
+import { auditEntries, consentClientDetails, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
@@ -135,13 +135,17 @@ function problem(t: Test, res: Res, status: number, code: string, label = '') {
 /** The pointers a validation problem names. */
 const pointers = (res: Res) => ((res.body?.errors ?? []) as { pointer?: string }[]).map((e) => e.pointer)
 
+/** A meeting's consent records, each with the client details kept beside it (consent_client_details). */
 async function consentRows(accountId: string, meetingId?: string) {
   const { db } = await testDatabase()
   const rows = await db
-    .select()
+    .select({ record: consentRecords, client: consentClientDetails })
     .from(consentRecords)
+    .leftJoin(consentClientDetails, and(eq(consentClientDetails.accountId, consentRecords.accountId), eq(consentClientDetails.recordId, consentRecords.id)))
     .where(and(eq(consentRecords.accountId, accountId), meetingId ? eq(consentRecords.meetingId, meetingId) : undefined))
-  return rows.sort((x, y) => x.at.getTime() - y.at.getTime() || (x.id < y.id ? -1 : 1))
+  return rows
+    .map(({ record, client }) => ({ ...record, userAgent: client?.userAgent ?? null, clientNetwork: client?.clientNetwork ?? null }))
+    .sort((x, y) => x.at.getTime() - y.at.getTime() || (x.id < y.id ? -1 : 1))
 }
 
 async function auditRows(accountId: string, action: string) {

@@ -1,6 +1,6 @@
 import { and, eq, isNull } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentRecords, mediaDiagnostics } from '../../db/schema/index.js'
+import { auditEntries, consentClientDetails, consentRecords, mediaDiagnostics } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
 
@@ -102,10 +102,12 @@ async function diagnosticRows(accountId: string, userId?: string) {
 async function monitoringRecords(accountId: string, userId: string) {
   const { db } = await testDatabase()
   const rows = await db
-    .select()
+    .select({ record: consentRecords, client: consentClientDetails })
     .from(consentRecords)
+    .leftJoin(consentClientDetails, and(eq(consentClientDetails.accountId, consentRecords.accountId), eq(consentClientDetails.recordId, consentRecords.id)))
     .where(and(eq(consentRecords.accountId, accountId), eq(consentRecords.userId, userId), eq(consentRecords.scope, 'media_monitoring'), isNull(consentRecords.meetingId)))
-  return rows.sort((x, y) => x.at.getTime() - y.at.getTime())
+  // The client's network is kept beside the append-only record, where erasure can delete it.
+  return rows.map(({ record, client }) => ({ ...record, clientNetwork: client?.clientNetwork ?? null })).sort((x, y) => x.at.getTime() - y.at.getTime())
 }
 
 async function auditRows(accountId: string, action: string) {

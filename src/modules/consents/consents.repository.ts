@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
-import { ATTESTED_METHOD_LIST, accounts, consentRecords } from '../../../db/schema/index.js'
+import { ATTESTED_METHOD_LIST, accounts, consentClientDetails, consentRecords } from '../../../db/schema/index.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
 export type ConsentRow = typeof consentRecords.$inferSelect
@@ -57,6 +57,15 @@ const ph = sql.placeholder
 const attestedSql = sql.raw(ATTESTED_METHOD_LIST.map((method) => `'${method}'`).join(', '))
 
 // The meeting side of the append-only consent records; every query names the account.
+/** A record to write, with the client it came from (kept beside it, in consent_client_details). */
+export type ConsentInsert = typeof consentRecords.$inferInsert & { userAgent?: string | null | undefined; clientNetwork?: string | null | undefined }
+
+/** The client details of records just written; nothing for a record without any. */
+export async function insertClientDetails(tx: Executor, rows: { accountId: string; recordId: string; userAgent?: string | null | undefined; clientNetwork?: string | null | undefined }[]) {
+  const kept = rows.filter((row) => row.userAgent || row.clientNetwork).map((row) => ({ accountId: row.accountId, recordId: row.recordId, userAgent: row.userAgent ?? null, clientNetwork: row.clientNetwork ?? null }))
+  if (kept.length > 0) await tx.insert(consentClientDetails).values(kept)
+}
+
 export function createConsentsRepository(db: Db, audit: AuditRepository) {
   // The meeting, the participant and the notice version with its notice's current version. The
   // subqueries name every column by alias: drizzle would render column objects unqualified.
@@ -85,10 +94,10 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     sql`select m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid for key share`,
   )
   const inserted = db.$with('inserted', getTableColumns(consentRecords)).as(sql`insert into consent_records
-      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, user_agent, client_network, request_key, receipt_kid)
+      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, request_key, receipt_kid)
     select ${ph('accountId')}::uuid, ${ph('id')}::uuid, ${ph('userId')}::uuid, l.id, ${ph('participantId')}::uuid, ${ph('scope')}::text, ${ph('decision')}::text,
       ${ph('method')}::text, ${ph('noticeVersionId')}::uuid, ${ph('guardianName')}::text, ${ph('recordedBy')}::text,
-      coalesce(${ph('at')}::timestamptz, date_trunc('milliseconds', clock_timestamp())), ${ph('userAgent')}::text, ${ph('clientNetwork')}::text, ${ph('requestKey')}::text, ${ph('receiptKid')}::text
+      coalesce(${ph('at')}::timestamptz, date_trunc('milliseconds', clock_timestamp())), ${ph('requestKey')}::text, ${ph('receiptKid')}::text
     from locked l
     on conflict (account_id, request_key) where request_key is not null do nothing
     returning *`)
@@ -105,7 +114,11 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
       details: sql`jsonb_build_object('meetingId', i.meeting_id, 'recordId', i.id, 'scope', i.scope, 'decision', i.decision, 'method', i.method, 'noticeVersionId', i.notice_version_id)`,
     }),
   )
-  const recordMeetingConsent = db.with(locked, inserted, audited).select().from(inserted).prepare('consent_record_meeting')
+  // The client's details go beside the record, where erasure can delete them (the record is append-only).
+  const client = db.$with('client', {}).as(sql`insert into consent_client_details (account_id, record_id, user_agent, client_network)
+    select i.account_id, i.id, ${ph('userAgent')}::text, ${ph('clientNetwork')}::text from inserted i
+    where ${ph('userAgent')}::text is not null or ${ph('clientNetwork')}::text is not null`)
+  const recordMeetingConsent = db.with(locked, inserted, audited, client).select().from(inserted).prepare('consent_record_meeting')
 
   const latestOfParticipant = db
     .selectDistinctOn([consentRecords.scope])
@@ -146,12 +159,14 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     },
 
     /** Nothing is written when a record with the same request key exists (a retry that ran again). */
-    async insert(tx: Executor, row: typeof consentRecords.$inferInsert): Promise<ConsentRow | undefined> {
+    async insert(tx: Executor, input: ConsentInsert): Promise<ConsentRow | undefined> {
+      const { userAgent, clientNetwork, ...row } = input
       const [inserted] = await tx
         .insert(consentRecords)
         .values(row)
         .onConflictDoNothing({ target: [consentRecords.accountId, consentRecords.requestKey], where: sql`${consentRecords.requestKey} is not null` })
         .returning()
+      if (inserted) await insertClientDetails(tx, [{ accountId: inserted.accountId, recordId: inserted.id, userAgent, clientNetwork }])
       return inserted
     },
 

@@ -127,6 +127,9 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
   }
 
   return {
+    /** A meeting record's receipt, as the consent POST answered it (a privacy export includes them). */
+    receiptOf: (row: AnsweredRecord, sha256: string | null) => receiptOf(row, sha256),
+
     /**
      * What a joining client shows and knows: notices not yet answered in their current version, and
      * the consent state. The join already resolved the meeting's settings, and knows when the

@@ -12,6 +12,7 @@ export const DATA_CATEGORIES = [
   'audit_trail',
   'consent_evidence',
   'finished_jobs',
+  'export_documents',
 ] as const
 export type DataCategory = (typeof DATA_CATEGORIES)[number]
 
@@ -104,6 +105,13 @@ export const RETENTION_CATALOG: readonly RetentionCategory[] = [
     period: { setting: 'retention.evidence_years', bounds: RETENTION_BOUNDS['retention.evidence_years']! },
     fixedAt: 'purge',
     purge: "deleted once older than the period, and only when no longer needed as proof: a meeting's records once the meeting is over and none of its recordings or transcripts is stored; an account-wide record once a newer one of the same user and scope replaced it",
+  },
+  {
+    category: 'export_documents',
+    description: 'Answers to access and portability requests: personal dossiers',
+    period: { fixedHours: 30 * 24 },
+    fixedAt: 'write',
+    purge: 'deleted (the request and its history stay as evidence)',
   },
   {
     category: 'finished_jobs',

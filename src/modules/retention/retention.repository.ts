@@ -12,7 +12,7 @@ const ts = (at: Date) => sql`${at.toISOString()}::timestamptz`
 const activeHold = (asOf: Date) => sql`h.released_at is null and h.from_at <= ${ts(asOf)} and (h.until_at is null or h.until_at > ${ts(asOf)})`
 
 /** Categories whose rows carry their own expiry (or a fixed period): one statement across accounts. */
-export type SweptCategory = 'recordings' | 'transcripts' | 'attention_spans' | 'media_diagnostics' | 'idempotent_answers' | 'finished_jobs'
+export type SweptCategory = 'recordings' | 'transcripts' | 'attention_spans' | 'media_diagnostics' | 'idempotent_answers' | 'finished_jobs' | 'export_documents'
 
 interface Swept {
   table: SQL
@@ -80,6 +80,14 @@ const SWEPT: Record<SweptCategory, Swept> = {
     match: sql`t.account_id = p.account_id and t.subject = p.subject and t.key = p.id`,
     apply: () => sql`delete from idempotency_keys as t using picked as p where`,
     order: sql`x.created_at`,
+  },
+  export_documents: {
+    table: sql`privacy_exports`,
+    eligible: (asOf) => sql`x.expires_at <= ${ts(asOf)}`,
+    key: sql`x.account_id, x.request_id as id`,
+    match: sql`t.account_id = p.account_id and t.request_id = p.id`,
+    apply: () => sql`delete from privacy_exports as t using picked as p where`,
+    order: sql`x.expires_at`,
   },
   finished_jobs: {
     table: sql`jobs`,

@@ -1,6 +1,7 @@
 import { and, eq, inArray, type Placeholder, type SQL, sql } from 'drizzle-orm'
 import { type Db, type Executor, rowsOf } from '../../../db/client.js'
 import { accounts, consentRecords, settingLocks, settingValues } from '../../../db/schema/index.js'
+import { type ConsentInsert, insertClientDetails } from '../consents/consents.repository.js'
 import type { Layer } from './settings.catalog.js'
 import type { Chain, ChainLock, ChainValue } from './settings.resolve.js'
 import { type CacheBus, type Invalidation, ScopedCache } from '../../lib/cache.js'
@@ -183,8 +184,10 @@ export function createSettingsRepository(db: Db, cache: CacheBus) {
         )
     },
 
-    async insertConsentRecords(tx: Executor, rows: (typeof consentRecords.$inferInsert)[]) {
-      if (rows.length > 0) await tx.insert(consentRecords).values(rows)
+    async insertConsentRecords(tx: Executor, rows: ConsentInsert[]) {
+      if (rows.length === 0) return
+      await tx.insert(consentRecords).values(rows.map(({ userAgent: _ua, clientNetwork: _net, ...row }) => row))
+      await insertClientDetails(tx, rows.map((row) => ({ accountId: row.accountId, recordId: row.id, userAgent: row.userAgent, clientNetwork: row.clientNetwork })))
     },
   }
 }

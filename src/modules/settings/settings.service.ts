@@ -286,6 +286,11 @@ export function createSettingsService({ inTransaction, settings, users, groups, 
       return patch(principal, accountId, { layer: 'meeting', meetingId: meeting.id, hostUserId: meeting.hostUserId }, body, false, undefined, guard)
     },
 
+    /** Effective values of account-layer keys (an account rule such as recording.on_erasure). */
+    async accountValues<K extends string>(accountId: string, keys: readonly K[], tx?: Executor): Promise<Record<K, unknown>> {
+      return resolveValues(await settings.loadChain({ accountId }, tx), keys)
+    },
+
     /** The meeting's effective settings (host's chain plus the meeting layer) in one query. */
     async effectiveForMeeting(accountId: string, meeting: MeetingRef, tx?: Executor) {
       const chain = await settings.loadChain({ accountId, userId: meeting.hostUserId, meetingId: meeting.id }, tx)
