@@ -1277,8 +1277,681 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/accounts/{accountId}/webhooks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The account’s webhook endpoints (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        get: operations["listWebhooks"];
+        put?: never;
+        /**
+         * Register an endpoint for the account’s events (admins); the signing secret is shown once
+         * @description Deliveries follow Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`), at least once, retried with backoff over about a day; then the endpoint is disabled and a `webhook.disabled` event says so. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
+        post: operations["createWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/webhooks/{webhookId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One webhook endpoint (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        get: operations["getWebhook"];
+        put?: never;
+        post?: never;
+        /**
+         * Remove an endpoint and its deliveries (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        delete: operations["deleteWebhook"];
+        options?: never;
+        head?: never;
+        /**
+         * Change an endpoint’s URL, event types, or enable it again (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. The body is refused with 413 above the configured size limit.
+         */
+        patch: operations["updateWebhook"];
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/webhooks/{webhookId}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Issue a new signing secret, shown once; deliveries carry signatures of both secrets for 24 hours (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        post: operations["rotateWebhookSecret"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/webhooks/{webhookId}/deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The endpoint’s latest deliveries: attempts, status codes, latency (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        get: operations["listWebhookDeliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/accounts/{accountId}/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Deliver an event to the endpoint again (admins)
+         * @description Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        post: operations["redeliverWebhook"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{meetingId}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The meeting’s events as they commit (Server-Sent Events)
+         * @description Each message: `id` the event’s cursor, `event` its type, `data` the same JSON a webhook receives. The recorder role, the host, cohosts and admins see all of the meeting’s events; an attendee sees meeting-level events and their own. `Last-Event-ID` resumes after a cursor. A `heartbeat` event comes every 15 seconds; the stream ends after `meeting.ended` or `meeting.cancelled`. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation. Needs a bearer token: 401 without a valid one, 403 when its roles do not allow the operation.
+         */
+        get: operations["streamMeetingEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
-export type webhooks = Record<string, never>;
+export interface webhooks {
+    "consent.granted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The consent.granted event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.consent.granted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "consent.declined": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The consent.declined event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.consent.declined"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "consent.withdrawn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The consent.withdrawn event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.consent.withdrawn"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "consent.notified": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The consent.notified event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.consent.notified"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "notice.version_published": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The notice.version_published event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.notice.version_published"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "participant.waiting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The participant.waiting event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.participant.waiting"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "participant.joined": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The participant.joined event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.participant.joined"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "participant.left": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The participant.left event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.participant.left"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "participant.role_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The participant.role_changed event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.participant.role_changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "meeting.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The meeting.started event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.meeting.started"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "meeting.ended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The meeting.ended event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.meeting.ended"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "meeting.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The meeting.cancelled event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.meeting.cancelled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "recording.stored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The recording.stored event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.recording.stored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "recording.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The recording.rejected event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.recording.rejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "recording.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The recording.deleted event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.recording.deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "transcript.stored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The transcript.stored event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.transcript.stored"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "transcript.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The transcript.rejected event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.transcript.rejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "transcript.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The transcript.deleted event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.transcript.deleted"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "settings.changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The settings.changed event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.settings.changed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "privacy_request.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The privacy_request.received event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.privacy_request.received"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "privacy_request.verified": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The privacy_request.verified event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.privacy_request.verified"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "privacy_request.in_progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The privacy_request.in_progress event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.privacy_request.in_progress"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "privacy_request.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The privacy_request.completed event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.privacy_request.completed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "privacy_request.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The privacy_request.rejected event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.privacy_request.rejected"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "legal_hold.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The legal_hold.created event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.legal_hold.created"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "legal_hold.released": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The legal_hold.released event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.legal_hold.released"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "webhook.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The webhook.disabled event, POSTed to subscribed endpoints
+         * @description Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).
+         */
+        post: operations["event.webhook.disabled"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+}
 export interface components {
     schemas: {
         ProblemItem: {
@@ -2148,6 +2821,66 @@ export interface components {
                 }[];
             }[];
         };
+        Webhook: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            url: string;
+            eventTypes: string[];
+            enabled: boolean;
+            disabledReason: string | null;
+            /** @description After a rotation, deliveries are signed with both secrets until then */
+            previousSecretValidUntil: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WebhookWithSecret: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            accountId: string;
+            url: string;
+            eventTypes: string[];
+            enabled: boolean;
+            disabledReason: string | null;
+            /** @description After a rotation, deliveries are signed with both secrets until then */
+            previousSecretValidUntil: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The Standard Webhooks signing secret (whsec_…), shown only now */
+            secret: string;
+        };
+        WebhookPage: {
+            items: components["schemas"]["Webhook"][];
+            /** @description Pass as cursor for the next page; null on the last page */
+            nextCursor: string | null;
+        };
+        WebhookDelivery: {
+            /** Format: uuid */
+            id: string;
+            /** Format: uuid */
+            webhookId: string;
+            /** Format: uuid */
+            eventId: string;
+            /** @enum {string} */
+            status: "pending" | "delivered" | "failed";
+            /** Format: int64 */
+            attempts: number;
+            lastStatusCode: number | null;
+            lastLatencyMs: number | null;
+            lastError: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            deliveredAt: string | null;
+        };
+        WebhookDeliveries: {
+            items: components["schemas"]["WebhookDelivery"][];
+        };
         CreateAccount: {
             /** @description Free text of at most 200 UTF-16 code units as sent; leading and trailing whitespace is removed before it is stored, and what remains must not be empty. NUL (U+0000) is refused. */
             name: string;
@@ -2633,6 +3366,36 @@ export interface components {
              * @constant
              */
             lifted?: true;
+        };
+        /**
+         * @example {
+         *       "url": "https://recorder.example.com/consentry",
+         *       "eventTypes": [
+         *         "consent.withdrawn",
+         *         "notice.version_published"
+         *       ]
+         *     }
+         */
+        CreateWebhook: {
+            /**
+             * Format: uri
+             * @description Where events are POSTed. Private, loopback and link-local addresses are refused (WEBHOOK_ALLOW_PRIVATE lifts this for development)
+             */
+            url: string;
+            /** @description The event types it receives; empty or omitted: all */
+            eventTypes?: ("consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled")[];
+            enabled?: boolean;
+        };
+        PatchWebhook: {
+            /**
+             * Format: uri
+             * @description Where events are POSTed. Private, loopback and link-local addresses are refused (WEBHOOK_ALLOW_PRIVATE lifts this for development)
+             */
+            url?: string;
+            /** @description The event types it receives; empty or omitted: all */
+            eventTypes?: ("consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled")[];
+            /** @description true again after a disable clears its reason */
+            enabled?: boolean;
         };
     };
     responses: never;
@@ -11813,6 +12576,2295 @@ export interface operations {
                 content: {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
+            };
+        };
+    };
+    listWebhooks: {
+        parameters: {
+            query?: {
+                /** @description Page size, at most 100 */
+                limit?: number;
+                /** @description The nextCursor of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: The account’s webhook endpoints (admins) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookPage"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                accountId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CreateWebhook"];
+            };
+        };
+        responses: {
+            /** @description Created: Register an endpoint for the account’s events (admins); the signing secret is shown once */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: One webhook endpoint (admins) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    deleteWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Removed */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateWebhook: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchWebhook"];
+            };
+        };
+        responses: {
+            /** @description OK: Change an endpoint’s URL, event types, or enable it again (admins) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Webhook"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is larger than the configured limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    rotateWebhookSecret: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                accountId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: Issue a new signing secret, shown once; deliveries carry signatures of both secrets for 24 hours (admins) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookWithSecret"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listWebhookDeliveries: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                accountId: string;
+                webhookId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description OK: The endpoint’s latest deliveries: attempts, status codes, latency (admins) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDeliveries"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    redeliverWebhook: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Retrying a POST with the same key returns the first answer and writes nothing new */
+                "idempotency-key"?: string;
+            };
+            path: {
+                accountId: string;
+                webhookId: string;
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Accepted: Deliver an event to the endpoint again (admins) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WebhookDelivery"];
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such webhook or delivery */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description idempotency_key_reused: this Idempotency-Key was used for another request */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    streamMeetingEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Resume after this event (its cursor) */
+                "last-event-id"?: string;
+            };
+            path: {
+                meetingId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description text/event-stream */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": string;
+                };
+            };
+            /** @description The request is malformed or does not match the schema */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing, expired or invalid bearer token */
+            401: {
+                headers: {
+                    /** @description RFC 6750 challenge: Bearer realm="consentry", with error="invalid_token" when a token was sent */
+                    "WWW-Authenticate"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The token is valid but its roles do not allow this operation */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The resource does not exist, or belongs to another account */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected server error (details only in the server log) */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    /** @description Seconds to wait before retrying */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    "event.consent.granted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.consent.declined": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.consent.withdrawn": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.consent.notified": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.notice.version_published": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.participant.waiting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.participant.joined": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.participant.left": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.participant.role_changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.meeting.started": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.meeting.ended": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.meeting.cancelled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.recording.stored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.recording.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.recording.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.transcript.stored": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.transcript.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.transcript.deleted": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.settings.changed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.privacy_request.received": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.privacy_request.verified": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.privacy_request.in_progress": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.privacy_request.completed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.privacy_request.rejected": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.legal_hold.created": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.legal_hold.released": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    "event.webhook.disabled": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @enum {string} */
+                    type: "consent.granted" | "consent.declined" | "consent.withdrawn" | "consent.notified" | "notice.version_published" | "participant.waiting" | "participant.joined" | "participant.left" | "participant.role_changed" | "meeting.started" | "meeting.ended" | "meeting.cancelled" | "recording.stored" | "recording.rejected" | "recording.deleted" | "transcript.stored" | "transcript.rejected" | "transcript.deleted" | "settings.changed" | "privacy_request.received" | "privacy_request.verified" | "privacy_request.in_progress" | "privacy_request.completed" | "privacy_request.rejected" | "legal_hold.created" | "legal_hold.released" | "webhook.disabled";
+                    /** Format: date-time */
+                    timestamp: string;
+                    /** @description Ids, kinds and instants of the change; never personal content */
+                    data: {
+                        /** Format: uuid */
+                        eventId: string;
+                        /**
+                         * Format: int64
+                         * @description The event’s place in commit order: the SSE stream’s id
+                         */
+                        cursor: number;
+                        /** Format: uuid */
+                        accountId: string;
+                        meetingId: string | null;
+                        participantId: string | null;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description Received: any 2xx ends the delivery */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Any other answer, or none within the time limit, is retried */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -25,6 +25,10 @@ import settingsRoutes from './modules/settings/settings.routes.js'
 import supportRoutes from './modules/support/support.routes.js'
 import legalHoldsRoutes from './modules/legal-holds/legal-holds.routes.js'
 import privacyRoutes from './modules/privacy/privacy.routes.js'
+import webhooksRoutes from './modules/events/webhooks.routes.js'
+import eventsRoutes from './modules/events/events.routes.js'
+import { EVENTS_CHANNEL } from './modules/events/events.catalog.js'
+import { FastifySSEPlugin } from 'fastify-sse-v2'
 import privacySignals from './modules/settings/settings.signals.js'
 import auth from './plugins/auth.js'
 import database from './plugins/database.js'
@@ -128,6 +132,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     onLost: () => services.cache.reset(false),
   })
   app.addHook('onClose', async () => unlisten())
+  // Events stamped by another process wake this process's streams.
+  // A lost listener only delays them: each stream reads the outbox again at its heartbeat.
+  const unlistenEvents = await options.database.listen(EVENTS_CHANNEL, {
+    onMessage: (payload) => void services.relay.wake(Number(payload)),
+    onConnect: () => void services.relay.wake(0),
+    onLost: () => undefined,
+  })
+  app.addHook('onClose', async () => unlistenEvents())
   await app.register(auth, { config, userStanding: services.repositories.users.standingOf })
 
   await app.register(privacySignals)
@@ -151,6 +163,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(supportRoutes, { prefix: '/v1' })
   await app.register(legalHoldsRoutes, { prefix: '/v1' })
   await app.register(privacyRoutes, { prefix: '/v1' })
+  await app.register(webhooksRoutes, { prefix: '/v1' })
+  await app.register(FastifySSEPlugin, { retryDelay: 3000 })
+  await app.register(eventsRoutes, { prefix: '/v1' })
   return app
 }
 

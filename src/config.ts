@@ -54,6 +54,9 @@ const EnvSchema = z.object({
   RATE_LIMIT_ANON_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(300),
   PASSCODE_FAILURES_PER_MINUTE: z.coerce.number().int().min(0).max(10_000).default(10),
   PURGE_INTERVAL_MINUTES: z.coerce.number().int().min(0).max(7 * 24 * 60).default(60),
+  WEBHOOK_ALLOW_PRIVATE: z.enum(['true', 'false']).default('false'),
+  WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(10_000),
+  WEBHOOK_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(20).default(11),
   UPLOAD_LIMIT: z.coerce
     .number()
     .int()
@@ -103,6 +106,8 @@ export interface Config {
   rateLimits: { perPrincipal: number; anonymousPerAddress: number; passcodeFailures: number }
   /** Minutes between purges on the job runner (0: the service never purges by itself). */
   purgeIntervalMinutes: number
+  /** Webhook delivery: private targets allowed (development), the time limit, attempts before the endpoint is disabled. */
+  webhooks: { allowPrivate: boolean; timeoutMs: number; maxAttempts: number }
 }
 
 export class ConfigError extends Error {
@@ -182,6 +187,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     pressure: { maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS, maxHeapShare: e.MAX_HEAP_SHARE },
     rateLimits: { perPrincipal: e.RATE_LIMIT_PER_MINUTE, anonymousPerAddress: e.RATE_LIMIT_ANON_PER_MINUTE, passcodeFailures: e.PASSCODE_FAILURES_PER_MINUTE },
     purgeIntervalMinutes: e.PURGE_INTERVAL_MINUTES,
+    webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true', timeoutMs: e.WEBHOOK_TIMEOUT_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS },
   }
 }
 

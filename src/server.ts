@@ -39,6 +39,7 @@ async function main() {
   const address = await app.listen({ port: config.port, host: config.host })
   // Background work (the purge on its schedule) runs beside the requests, on the one job runner.
   await app.services.jobs.start()
+  app.services.relay.start()
   const base = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost')
 
   const lines = [`Consentry is listening on ${base} (${database.kind === 'pglite' ? `embedded database in ${config.database.kind === 'pglite' ? config.database.dir : ''}` : 'PostgreSQL'})`, `  API docs:  ${base}/docs   OpenAPI: ${base}/openapi.json`]

@@ -1,4 +1,5 @@
 import path from 'node:path'
+import { sql } from 'drizzle-orm'
 import { type Database, transactionRunner } from '../db/client.js'
 import type { Config } from './config.js'
 import { createBlobStore } from './lib/blob-store.js'
@@ -43,10 +44,15 @@ import { createRetentionRepository } from './modules/retention/retention.reposit
 import { createRetentionService } from './modules/retention/retention.service.js'
 import { createPrivacyRepository } from './modules/privacy/privacy.repository.js'
 import { createPrivacyService, PRIVACY_JOB } from './modules/privacy/privacy.service.js'
+import { DELIVERY_JOB, EVENTS_CHANNEL } from './modules/events/events.catalog.js'
+import { createEventRelay } from './modules/events/events.relay.js'
+import { createEventsRepository } from './modules/events/events.repository.js'
+import { createWebhooksService, retryInSeconds } from './modules/events/webhooks.service.js'
+import { secretBox } from './lib/secret-box.js'
 
 // The composition root: each repository is built once per database (its prepared statements
 // with it) and handed to the services that need it.
-export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'> & Partial<Pick<Config, 'purgeIntervalMinutes'>>
+export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'> & Partial<Pick<Config, 'purgeIntervalMinutes' | 'webhooks'>>
 
 export function createServices(
   database: Database,
@@ -108,6 +114,25 @@ export function createServices(
     receiptOf: consents.receiptOf,
   })
   jobs.register(PRIVACY_JOB, (job) => privacy.work(job.accountId!, job.payload.requestId as string), { leaseSeconds: 600 })
+  const eventsRepository = createEventsRepository(database.db)
+  const webhookConfig = config.webhooks ?? { allowPrivate: false, timeoutMs: 10_000, maxAttempts: 11 }
+  const webhooks = createWebhooksService({
+    inTransaction,
+    events: eventsRepository,
+    audit,
+    clock,
+    box: secretBox([receiptKeys.current, ...[...receiptKeys.byKid.values()].filter((key) => key !== receiptKeys.current)]),
+    allowPrivate: webhookConfig.allowPrivate,
+    timeoutMs: webhookConfig.timeoutMs,
+    enqueueDelivery: (accountId, deliveryId) => jobs.enqueue({ kind: DELIVERY_JOB, accountId, payload: { deliveryId }, maxAttempts: webhookConfig.maxAttempts }),
+  })
+  jobs.register(DELIVERY_JOB, (job) => webhooks.deliver(job), { leaseSeconds: 120, retryInSeconds, onGiveUp: (job) => webhooks.gaveUp(job) })
+  const relay = createEventRelay(eventsRepository, {
+    maxAttempts: webhookConfig.maxAttempts,
+    // Other processes' streams wake through the database; this process's at once.
+    notify: async (cursor) => void (await database.db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${String(cursor)})`)),
+    onError: onBackgroundError,
+  })
   return {
     audit: createAuditService(audit, auditChainer, receiptKeys.byKid),
     accounts: createAccountsService({ inTransaction, accounts, audit, clock }),
@@ -134,6 +159,9 @@ export function createServices(
     retention,
     privacy,
     jobs,
+    webhooks,
+    relay,
+    events: eventsRepository,
     attention: createAttentionService({ inTransaction, attention, meetings, users, settings: settingsService, gate, audit, clock }),
     monitoring: createMonitoringService({
       inTransaction,
@@ -150,10 +178,11 @@ export function createServices(
     stop: async () => {
       auditChainer.stop()
       await jobs.stop()
+      await relay.stop()
     },
     /** The in-memory lookups; the app keeps them true by listening to the database. */
     cache,
-    repositories: { accounts, users, idempotency: createIdempotencyRepository(database.db) },
+    repositories: { accounts, users, meetings, idempotency: createIdempotencyRepository(database.db) },
   }
 }
 

@@ -57,7 +57,8 @@ export default fp<InFlightOptions>(
       if (counted.delete(request)) inFlight--
     }
     app.addHook('onRequest', async (request) => {
-      if (max <= 0 || EXEMPT.has(request.url)) return
+      // Event streams stay open for hours, waiting on notifications rather than working.
+      if (max <= 0 || EXEMPT.has(request.url) || (request.routeOptions.config as { stream?: boolean }).stream) return
       if (inFlight >= max) throw new OverloadedError(retryAfterSeconds)
       inFlight++
       counted.add(request)

@@ -2,6 +2,9 @@ import fastifySwagger from '@fastify/swagger'
 import fastifySwaggerUi from '@fastify/swagger-ui'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { EVENT_TYPES } from '../modules/events/events.catalog.js'
+import { EventPayloadSchema } from '../modules/events/webhooks.schemas.js'
 import { problemResponse } from './problem.js'
 
 // The OpenAPI 3.1 document is generated from the zod route schemas. Every route gets the problem
@@ -40,6 +43,9 @@ const TAGS: Record<string, string> = {
   'support access': "Time-boxed grants that let the operator's support staff into an account",
   'privacy-signals': 'Global Privacy Control support (/.well-known/gpc.json)',
   operations: 'Liveness and readiness probes',
+  retention: 'Legal holds that suspend deletion by the retention purge and by erasure',
+  'privacy requests': "Data subjects' requests (access, rectification, erasure, restriction, objection, withdrawal, cancellation) and their deadlines",
+  events: 'The outbox of changes as webhooks (Standard Webhooks) and as a live stream per meeting (Server-Sent Events)',
 }
 
 // Relative: the document is served by the service it describes, wherever that is deployed. Not
@@ -106,7 +112,7 @@ export default fp(
         },
       },
       transform: jsonSchemaTransform,
-      transformObject: (input) => tidy(jsonSchemaTransformObject(input) as unknown as OpenApiDocument),
+      transformObject: (input) => tidy(withWebhooks(jsonSchemaTransformObject(input) as unknown as OpenApiDocument)),
     })
     await app.register(fastifySwaggerUi, {
       routePrefix: '/docs',
@@ -223,6 +229,31 @@ function responses(document: OpenApiDocument): void {
       }
     }
   }
+}
+
+/** The events a webhook receives (OpenAPI 3.1 `webhooks`), each with the payload schema. */
+function withWebhooks(document: OpenApiDocument): OpenApiDocument {
+  const doc = document as unknown as { webhooks?: Record<string, unknown> }
+  // The schema carries its component id, so zod answers it under $defs: the document takes it inline.
+  const json = z.toJSONSchema(EventPayloadSchema, { io: 'output' }) as { $defs?: Record<string, Record<string, unknown>> }
+  const payload = json.$defs!.EventPayload!
+  doc.webhooks = Object.fromEntries(
+    EVENT_TYPES.map((type) => [
+      type,
+      {
+        post: {
+          operationId: `event.${type}`,
+          tags: ['events'],
+          summary: `The ${type} event, POSTed to subscribed endpoints`,
+          description: 'Signed per Standard Webhooks: webhook-id (the event id, the same on every retry), webhook-timestamp and webhook-signature (v1 HMAC-SHA256; two during a secret rotation).',
+          security: [],
+          requestBody: { required: true, content: { 'application/json': { schema: structuredClone(payload) } } },
+          responses: { '200': { description: 'Received: any 2xx ends the delivery' }, '400': { description: 'Any other answer, or none within the time limit, is retried' } },
+        },
+      },
+    ]),
+  )
+  return document
 }
 
 export function tidy(document: OpenApiDocument): OpenApiDocument {

@@ -16,6 +16,10 @@ import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } f
 // half-way, and to run twice at once. The server clock is moved by hand; each purge is limited
 // to the test's own account, since the test database is shared with other files.
 
+// The purge CLI runs as a child process: tap's process tracking must leave it alone, or the
+// child's coverage replaces this file's (as test/db/folder-lock.test.ts does for its children).
+process.env._TAPJS_PROCESSINFO_EXCLUDE_ = '/./'
+
 type Body = Record<string, unknown>
 type Res = { status: number; headers: Record<string, unknown>; body: any }
 
@@ -473,7 +477,8 @@ t.test('the purge collects blobs no row points at (a crash between row and bytes
 
 t.test('npm run purge: usage, bad arguments, and (on PostgreSQL, beside the service) a dry run that lists an expired recording unless held', async (t) => {
   const run = (args: string[], env: Record<string, string> = {}) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/purge.ts', ...args], { env: { ...process.env, ...env }, cwd: path.resolve(import.meta.dirname, '..', '..') }).then(
+    // The CLI gets only the environment it needs, as a deployment would give it.
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/purge.ts', ...args], { env: { PATH: process.env.PATH ?? '', ...env }, cwd: path.resolve(import.meta.dirname, '..', '..') }).then(
       (done) => ({ code: 0, out: done.stdout, err: done.stderr }),
       (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout, err: error.stderr }),
     )

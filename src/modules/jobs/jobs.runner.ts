@@ -11,7 +11,13 @@ interface Registration {
   leaseSeconds: number
   /** A recurring job: queued again this long after each run (0: not recurring). */
   everySeconds: number
+  /** The pause before attempt `attempt + 1` after a failure. */
+  retryInSeconds: (attempt: number) => number
+  /** Called once a job failed its last attempt. */
+  onGiveUp?: JobHandler | undefined
 }
+
+const defaultRetry = (attempt: number) => Math.min(3600, 2 ** attempt * 5)
 
 /**
  * The one runner of background work in a process (the purge; privacy requests and webhook
@@ -35,7 +41,8 @@ export function createJobRunner(db: Db, options: { pollMs?: number; onError?: (e
       await repository.finish(job, worker)
     } catch (error) {
       options.onError?.(error, job)
-      await repository.fail(job, worker, JSON.stringify(loggableError(error)), Math.min(3600, 2 ** job.attempts * 5))
+      await repository.fail(job, worker, JSON.stringify(loggableError(error)), registration.retryInSeconds(job.attempts))
+      if (job.attempts >= job.maxAttempts && registration.onGiveUp) await registration.onGiveUp(job).catch((failure) => options.onError?.(failure, job))
     }
     // A recurring job queues its next run whatever this one's outcome (a failed one retries first).
     if (registration.everySeconds > 0) {
@@ -72,8 +79,8 @@ export function createJobRunner(db: Db, options: { pollMs?: number; onError?: (e
     repository,
 
     /** One registration point: a kind, its handler, its lease, and whether it recurs. */
-    register(kind: string, handler: JobHandler, opts: { leaseSeconds?: number; everySeconds?: number } = {}) {
-      registrations.set(kind, { handler, leaseSeconds: opts.leaseSeconds ?? 300, everySeconds: opts.everySeconds ?? 0 })
+    register(kind: string, handler: JobHandler, opts: { leaseSeconds?: number; everySeconds?: number; retryInSeconds?: (attempt: number) => number; onGiveUp?: JobHandler } = {}) {
+      registrations.set(kind, { handler, leaseSeconds: opts.leaseSeconds ?? 300, everySeconds: opts.everySeconds ?? 0, retryInSeconds: opts.retryInSeconds ?? defaultRetry, onGiveUp: opts.onGiveUp })
     },
 
     enqueue: (job: NewJob) => repository.enqueue(db, job),

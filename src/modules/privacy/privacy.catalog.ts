@@ -156,4 +156,7 @@ export const NOT_PERSONAL: Readonly<Record<string, string>> = {
   support_grants: 'the organisation’s grants to the operator',
   legal_holds: 'the organisation’s holds (ids of subjects, reasons)',
   jobs: 'background work (ids)',
+  events: 'the outbox: ids, kinds and instants of changes, never personal content',
+  webhooks: 'the organisation’s endpoints',
+  webhook_deliveries: 'delivery attempts (ids, status codes, latency)',
 }

@@ -13,6 +13,8 @@ export const DATA_CATEGORIES = [
   'consent_evidence',
   'finished_jobs',
   'export_documents',
+  'events',
+  'webhook_deliveries',
 ] as const
 export type DataCategory = (typeof DATA_CATEGORIES)[number]
 
@@ -112,6 +114,20 @@ export const RETENTION_CATALOG: readonly RetentionCategory[] = [
     period: { fixedHours: 30 * 24 },
     fixedAt: 'write',
     purge: 'deleted (the request and its history stay as evidence)',
+  },
+  {
+    category: 'events',
+    description: 'The outbox of events (what streams resume from and webhooks deliver)',
+    period: { fixedHours: 30 * 24 },
+    fixedAt: 'purge',
+    purge: 'deleted once stamped and older than the period (a stream cannot resume further back)',
+  },
+  {
+    category: 'webhook_deliveries',
+    description: 'Webhook delivery attempts',
+    period: { fixedHours: 30 * 24 },
+    fixedAt: 'purge',
+    purge: 'deleted',
   },
   {
     category: 'finished_jobs',

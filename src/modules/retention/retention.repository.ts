@@ -12,7 +12,7 @@ const ts = (at: Date) => sql`${at.toISOString()}::timestamptz`
 const activeHold = (asOf: Date) => sql`h.released_at is null and h.from_at <= ${ts(asOf)} and (h.until_at is null or h.until_at > ${ts(asOf)})`
 
 /** Categories whose rows carry their own expiry (or a fixed period): one statement across accounts. */
-export type SweptCategory = 'recordings' | 'transcripts' | 'attention_spans' | 'media_diagnostics' | 'idempotent_answers' | 'finished_jobs' | 'export_documents'
+export type SweptCategory = 'recordings' | 'transcripts' | 'attention_spans' | 'media_diagnostics' | 'idempotent_answers' | 'finished_jobs' | 'export_documents' | 'events' | 'webhook_deliveries'
 
 interface Swept {
   table: SQL
@@ -88,6 +88,22 @@ const SWEPT: Record<SweptCategory, Swept> = {
     match: sql`t.account_id = p.account_id and t.request_id = p.id`,
     apply: () => sql`delete from privacy_exports as t using picked as p where`,
     order: sql`x.expires_at`,
+  },
+  events: {
+    table: sql`events`,
+    eligible: (asOf) => sql`x.cursor is not null and x.occurred_at <= ${ts(asOf)} - interval '30 days'`,
+    key: sql`x.account_id, x.id`,
+    match: sql`t.account_id = p.account_id and t.id = p.id`,
+    apply: () => sql`delete from events as t using picked as p where`,
+    order: sql`x.occurred_at`,
+  },
+  webhook_deliveries: {
+    table: sql`webhook_deliveries`,
+    eligible: (asOf) => sql`x.created_at <= ${ts(asOf)} - interval '30 days'`,
+    key: sql`x.account_id, x.id`,
+    match: sql`t.account_id = p.account_id and t.id = p.id`,
+    apply: () => sql`delete from webhook_deliveries as t using picked as p where`,
+    order: sql`x.created_at`,
   },
   finished_jobs: {
     table: sql`jobs`,

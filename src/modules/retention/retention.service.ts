@@ -9,7 +9,7 @@ import type { PickedRow, RetentionRepository, SweptCategory, WithheldRow } from 
 
 const DAY_MS = 86_400_000
 const DEFAULT_BATCH = 500
-const SWEPT_ORDER: SweptCategory[] = ['recordings', 'transcripts', 'attention_spans', 'media_diagnostics', 'idempotent_answers', 'export_documents', 'finished_jobs']
+const SWEPT_ORDER: SweptCategory[] = ['recordings', 'transcripts', 'attention_spans', 'media_diagnostics', 'idempotent_answers', 'export_documents', 'events', 'webhook_deliveries', 'finished_jobs']
 /** A blob no row points at is collected only once older than this: an upload is renamed into place just before its row commits. */
 const ORPHAN_GRACE_MS = 3_600_000
 
