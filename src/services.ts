@@ -131,6 +131,7 @@ export function createServices(
     maxAttempts: webhookConfig.maxAttempts,
     // Other processes' streams wake through the database; this process's at once.
     notify: async (cursor) => void (await database.db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${String(cursor)})`)),
+    onStamped: () => jobs.poke(),
     onError: onBackgroundError,
   })
   return {

@@ -1,3 +1,4 @@
+import http from 'node:http'
 import { generateKeyPairSync } from 'node:crypto'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -102,6 +103,59 @@ function peakRssMb(pid: number): number {
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
 }
 
+/**
+ * How long a withdrawal takes to reach a recorder: from its 201 to its arrival on the meeting's
+ * SSE stream and at a webhook receiver on loopback, while a consent POST load runs beside it.
+ */
+async function eventLatency(base: string, admin: { token: string }, acc: string, host: { token: string }, meetingId: string, people: { id: string; client: { token: string } }[], versionId: string, background: () => Promise<unknown>) {
+  const webhookArrivals = new Map<string, number>()
+  const receiver = http.createServer((request, response) => {
+    const chunks: Buffer[] = []
+    request.on('data', (chunk: Buffer) => chunks.push(chunk))
+    request.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data: { recordId?: string } }
+      if (body.data.recordId) webhookArrivals.set(body.data.recordId, performance.now())
+      response.writeHead(204).end()
+    })
+  })
+  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
+  const hookUrl = `http://127.0.0.1:${(receiver.address() as { port: number }).port}/hook`
+  await api(base, 'POST', `/v1/accounts/${acc}/webhooks`, admin.token, { url: hookUrl, eventTypes: ['consent.withdrawn'] })
+  const streamArrivals = new Map<string, number>()
+  const stream = http.get(`${base}/v1/meetings/${meetingId}/events`, { headers: { authorization: `Bearer ${host.token}` } }, (response) => {
+    let buffer = ''
+    response.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8')
+      let split: number
+      while ((split = buffer.indexOf('\n\n')) >= 0) {
+        const data = /^data: (.*)$/m.exec(buffer.slice(0, split))?.[1]
+        buffer = buffer.slice(split + 2)
+        // Heartbeats carry {} and the closing message plain text: only events have a record id.
+        const recordId = data?.startsWith('{') ? (JSON.parse(data) as { data?: { recordId?: string } }).data?.recordId : undefined
+        if (recordId) streamArrivals.set(recordId, performance.now())
+      }
+    })
+  })
+  const sent = new Map<string, number>()
+  const load = background()
+  for (const person of people) {
+    const answer = await api(base, 'POST', `/v1/meetings/${meetingId}/consents`, person.client.token, { participantId: person.id, scope: 'recording', decision: 'withdrawn', method: 'click_continue' })
+    sent.set(answer.id as string, performance.now())
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const deadline = performance.now() + 10_000
+  while ((streamArrivals.size < sent.size || webhookArrivals.size < sent.size) && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50))
+  await load
+  stream.destroy()
+  receiver.close()
+  const summary = (arrivals: Map<string, number>) => {
+    const delays = [...sent].filter(([id]) => arrivals.has(id)).map(([id, at]) => arrivals.get(id)! - at).sort((a, b) => a - b)
+    const q = (p: number) => (delays.length ? Math.round(delays[Math.min(delays.length - 1, Math.floor(p * delays.length))]! * 10) / 10 : null)
+    return { samples: sent.size, arrived: delays.length, p50: q(0.5), p99: q(0.99), met: delays.length === sent.size && (q(0.99) ?? Infinity) < 1000 }
+  }
+  return { stream: summary(streamArrivals), webhook: summary(webhookArrivals) }
+}
+
 interface Scenario {
   name: string
   ceiling: 'select' | 'insert'
@@ -164,6 +218,8 @@ async function main() {
       // The bench's load comes from one address and a few principals: per-process limits off.
       RATE_LIMIT_PER_MINUTE: '0',
       RATE_LIMIT_ANON_PER_MINUTE: '0',
+      // The bench's webhook receiver listens on loopback.
+      WEBHOOK_ALLOW_PRIVATE: 'true',
       DATA_DIR: dataDir,
       PORT: '0',
     }
@@ -273,6 +329,25 @@ async function main() {
     ]
 
     // A change through one process, read through another: how long until the other answers it.
+    log('event delivery: withdrawal to stream and webhook, beside a consent load')
+    const eventsMeeting = await liveMeeting()
+    const eventPeople = await guests(eventsMeeting, quick ? 20 : 100)
+    await grant(eventsMeeting, eventPeople)
+    const delivery = !wanted('event delivery')
+      ? null
+      : await eventLatency(base, adminUser, acc, host, eventsMeeting, eventPeople, versionId, () =>
+          load({
+            url: `${base}/v1/meetings/${consentMeeting}/consents`,
+            method: 'POST',
+            token: consentPeople[1]!.client.token,
+            bodies: consentPeople
+              .filter((p) => p.client === consentPeople[1]!.client)
+              .map((p) => ({ participantId: p.id, scope: 'recording', decision: 'granted', noticeVersionId: versionId, method: 'click_continue' })),
+            idempotencyKeys: true,
+            seconds: quick ? 3 : 8,
+          }),
+        )
+
     log('invalidation delay across two processes')
     const invalidation = !wanted('invalidation') ? null : await invalidationDelay(env, base, adminUser, acc, host)
 
@@ -387,6 +462,7 @@ async function main() {
       sustained: sustainedRow,
       storm: stormRow,
       invalidationDelayMs: invalidation,
+      eventDeliveryMs: delivery,
       peakRssMb: Math.round(rssMb),
       peakRssMet: rssMb < 200,
     }
@@ -408,6 +484,11 @@ async function main() {
         `${stormRow.failures ? `, ${stormRow.failures} failed (${Object.entries(stormRow.failureReasons).map(([reason, n]) => `${n} × ${reason}`).join('; ')})` : ''} (target >= 0.3 of the INSERT ceiling, p99 <= 3 × p50: ${stormRow.met ? 'met' : 'MISSED'})`,
     )
     if (invalidation) console.log(`invalidation across two processes: p50 ${invalidation.p50} ms, p99 ${invalidation.p99} ms, max ${invalidation.max} ms over ${invalidation.samples} changes (a demotion through one, read through the other)`)
+    if (delivery) {
+      for (const [what, d] of [['SSE stream', delivery.stream], ['webhook receiver', delivery.webhook]] as const) {
+        console.log(`withdrawal to ${what}: p50 ${d.p50} ms, p99 ${d.p99} ms, ${d.arrived} of ${d.samples} arrived, beside a consent POST load (target p99 < 1000 ms: ${d.met ? 'met' : 'MISSED'})`)
+      }
+    }
     console.log(`peak RSS of the service: ${results.peakRssMb} MB (target < 200 MB: ${results.peakRssMet ? 'met' : 'MISSED'})`)
     await db.end()
   } finally {

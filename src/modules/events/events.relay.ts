@@ -7,7 +7,7 @@ import type { EventsRepository } from './events.repository.js'
  * caller wires the listener to `wake`). The hot transactions write their outbox row and nothing
  * more: no NOTIFY inside them (PostgreSQL serialises the commits of notifying transactions).
  */
-export function createEventRelay(repository: EventsRepository, options: { pollMs?: number; maxAttempts: number; notify: (cursor: number) => Promise<void>; onError: (error: unknown) => void }) {
+export function createEventRelay(repository: EventsRepository, options: { pollMs?: number; maxAttempts: number; notify: (cursor: number) => Promise<void>; onStamped?: () => void; onError: (error: unknown) => void }) {
   const stamped = new EventEmitter()
   stamped.setMaxListeners(0)
   const pollMs = options.pollMs ?? 100
@@ -25,6 +25,8 @@ export function createEventRelay(repository: EventsRepository, options: { pollMs
     }
     if (top > 0) {
       stamped.emit('stamped', top)
+      // Deliveries were just queued: the job runner takes them now, not at its next poll.
+      options.onStamped?.()
       await options.notify(top)
     }
     return top

@@ -95,6 +95,17 @@ export function createJobRunner(db: Db, options: { pollMs?: number; onError?: (e
       schedule()
     },
 
+    /** Runs due jobs now rather than at the next poll (new work was just queued, a delivery say). */
+    poke() {
+      if (stopped || running) return
+      if (timer) clearTimeout(timer)
+      running = runDue()
+      running.catch((error) => options.onError?.(error)).finally(() => {
+        running = undefined
+        schedule()
+      })
+    },
+
     /** Stops polling and waits for the job in hand. */
     async stop() {
       stopped = true
