@@ -2389,7 +2389,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2461,7 +2461,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2611,7 +2611,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description region_not_served: this deployment's database does not hold accounts of that data region (SERVED_REGIONS); idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2667,7 +2667,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2758,7 +2758,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2880,7 +2880,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -2978,7 +2978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3112,7 +3112,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3204,7 +3204,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3294,7 +3294,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3417,7 +3417,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3506,7 +3506,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3602,7 +3602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3736,7 +3736,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3833,7 +3833,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3924,7 +3924,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4015,7 +4015,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4104,7 +4104,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4195,7 +4195,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4308,7 +4308,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4400,7 +4400,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4523,7 +4523,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4615,7 +4615,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4738,7 +4738,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4830,7 +4830,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4919,7 +4919,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5039,7 +5039,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5128,7 +5128,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5232,7 +5232,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5364,7 +5364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5455,7 +5455,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5555,7 +5555,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5677,7 +5677,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5789,7 +5789,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5901,7 +5901,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5992,7 +5992,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6114,7 +6114,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6205,7 +6205,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6301,7 +6301,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6435,7 +6435,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6548,7 +6548,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6671,7 +6671,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6782,7 +6782,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6879,7 +6879,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7013,7 +7013,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7148,7 +7148,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7217,7 +7217,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7311,7 +7311,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7414,7 +7414,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7548,7 +7548,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7639,7 +7639,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7773,7 +7773,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7869,7 +7869,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8003,7 +8003,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8095,7 +8095,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8185,7 +8185,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8277,7 +8277,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8401,7 +8401,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8497,7 +8497,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8631,7 +8631,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8723,7 +8723,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8813,7 +8813,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8935,7 +8935,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9032,7 +9032,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9166,7 +9166,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9286,7 +9286,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9418,7 +9418,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9512,7 +9512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9608,7 +9608,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9699,7 +9699,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9795,7 +9795,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9929,7 +9929,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10021,7 +10021,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10117,7 +10117,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10251,7 +10251,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10343,7 +10343,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10435,7 +10435,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
