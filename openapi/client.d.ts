@@ -7947,7 +7947,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description consent_missing (errors[] per participant and rule) or recording_disabled; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description consent_missing (errors[] per participant and rule), recording_disabled, or region_storage_unavailable (a cloud recording in a data region with no storage configured; P-RES-1); idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8354,7 +8354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description consent_missing: the consent rules refuse this capture; errors[] names each participant, rule and instant */
+            /** @description consent_missing: the consent rules refuse this capture (errors[] names each participant, rule and instant); content_exists; or region_storage_unavailable: no storage in the account's data region, nothing was stored elsewhere (P-RES-1) */
             409: {
                 headers: {
                     [name: string]: unknown;
