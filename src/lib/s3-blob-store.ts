@@ -184,17 +184,22 @@ export function createS3BlobStore(config: S3StoreConfig): BlobStore {
       let aborted = 0
       for (const bucket of entries.keys()) {
         const client = await clientFor(bucket)
-        let uploads
-        try {
-          uploads = (await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }))).Uploads ?? []
-        } catch (error) {
-          if ((error as { name?: string }).name === 'NotImplemented') continue
-          throw error
-        }
-        for (const upload of uploads) {
-          if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= before || !OBJECT_KEY.test(upload.Key)) continue
-          await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
-          aborted++
+        let marker: { KeyMarker?: string; UploadIdMarker?: string } = {}
+        for (;;) {
+          let page
+          try {
+            page = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket, ...marker }))
+          } catch (error) {
+            if ((error as { name?: string }).name === 'NotImplemented') break
+            throw error
+          }
+          for (const upload of page.Uploads ?? []) {
+            if (!upload.Key || !upload.UploadId || !upload.Initiated || upload.Initiated >= before || !OBJECT_KEY.test(upload.Key)) continue
+            await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: upload.Key, UploadId: upload.UploadId }))
+            aborted++
+          }
+          if (!page.IsTruncated) break
+          marker = { ...(page.NextKeyMarker ? { KeyMarker: page.NextKeyMarker } : {}), ...(page.NextUploadIdMarker ? { UploadIdMarker: page.NextUploadIdMarker } : {}) }
         }
       }
       return aborted

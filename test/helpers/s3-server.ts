@@ -24,6 +24,8 @@ export interface S3Fixture {
   env: Record<string, string>
   /** Buckets that answer 403 to every write, as a bucket policy would. */
   refuseWrites: Set<string>
+  /** Multipart uploads the proxy lists as open for a bucket (s3rver cannot list them). */
+  openUploads: Map<string, { key: string; uploadId: string; initiated: Date }[]>
   /** The AbortMultipartUpload calls the proxy answered. */
   aborted: { bucket: string; key: string }[]
   /** Object keys in a bucket (optionally under a prefix). */
@@ -51,6 +53,7 @@ export async function startS3(): Promise<S3Fixture> {
 
   const refuseWrites = new Set<string>()
   const aborted: { bucket: string; key: string }[] = []
+  const openUploads = new Map<string, { key: string; uploadId: string; initiated: Date }[]>()
   const proxy = http.createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://proxy')
     const [, bucket = '', ...rest] = url.pathname.split('/')
@@ -59,6 +62,14 @@ export async function startS3(): Promise<S3Fixture> {
       aborted.push({ bucket, key })
       request.resume()
       response.writeHead(204).end()
+      return
+    }
+    const listed = openUploads.get(bucket)
+    if (request.method === 'GET' && url.searchParams.has('uploads') && listed) {
+      request.resume()
+      const uploads = listed.map((upload) => `<Upload><Key>${upload.key}</Key><UploadId>${upload.uploadId}</UploadId><Initiated>${upload.initiated.toISOString()}</Initiated></Upload>`).join('')
+      response.writeHead(200, { 'content-type': 'application/xml' })
+      response.end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${bucket}</Bucket><IsTruncated>false</IsTruncated>${uploads}</ListMultipartUploadsResult>`)
       return
     }
     if ((request.method === 'PUT' || request.method === 'POST') && refuseWrites.has(bucket)) {
@@ -100,6 +111,7 @@ export async function startS3(): Promise<S3Fixture> {
       S3_BUCKETS: JSON.stringify({ eu: BUCKETS.eu, sg: { bucket: BUCKETS.sg, region: 'ap-southeast-1', endpoint } }),
     },
     refuseWrites,
+    openUploads,
     aborted,
     client,
     async keys(bucket, prefix) {

@@ -277,6 +277,25 @@ t.test('the purge collects objects no row points at after the grace period, in b
   t.equal(await ctx.api.app.services.blobs.sweepIncoming(new Date()), 0, 'a server without the multipart listing has nothing to sweep')
 })
 
+t.test('multipart uploads a crash left open are aborted by the sweep once older than its instant; newer and foreign ones stay', async (t) => {
+  const ctx = await setup(t, 'eu')
+  const stale = `${ctx.tenant.accountId}/${newId()}/${crypto.randomUUID()}`
+  const recent = `${ctx.tenant.accountId}/${newId()}/${crypto.randomUUID()}`
+  const cutoff = new Date(Date.now() - 3_600_000)
+  s3.openUploads.set(BUCKETS.eu, [
+    { key: stale, uploadId: 'stale-upload', initiated: new Date(cutoff.getTime() - 60_000) },
+    { key: recent, uploadId: 'recent-upload', initiated: new Date() },
+    { key: 'not-ours/some-file', uploadId: 'foreign-upload', initiated: new Date(0) },
+  ])
+  const abortsBefore = s3.aborted.length
+  try {
+    t.equal(await ctx.api.app.services.blobs.sweepIncoming(cutoff), 1, 'one aborted')
+  } finally {
+    s3.openUploads.delete(BUCKETS.eu)
+  }
+  t.same(s3.aborted.slice(abortsBefore), [{ bucket: BUCKETS.eu, key: stale }])
+})
+
 t.test('a row whose object went missing reads as 404, not as an error', async (t) => {
   const ctx = await setup(t, 'eu')
   const rec = await ctx.must(ctx.record(), 201, 'record')
