@@ -118,14 +118,22 @@ export function createS3BlobStore(config: S3StoreConfig): BlobStore {
         queueSize: 2,
         leavePartsOnError: false,
       })
-      const [streamed, stored] = await Promise.allSettled([pipeline(source, counted.stream), upload.done()])
+      let storeError: unknown
+      // A store that fails mid-way stops reading: the body stops too, or it would wait forever.
+      const done = upload.done().catch((error: unknown) => {
+        storeError = error
+        counted.stream.destroy(error as Error)
+        throw error
+      })
+      const [streamed, stored] = await Promise.allSettled([pipeline(source, counted.stream), done])
       if (streamed.status === 'rejected' || stored.status === 'rejected') {
         // A body cut short, too large, or refused by the store: a single PUT never completed,
         // and the SDK aborted a multipart upload. Should the store have kept the object anyway
         // (its answer lost on the way), it goes too.
         await deleteObject(key).catch(() => undefined)
-        if (streamed.status === 'rejected') throw streamed.reason
-        throw new StorageUnavailableError((stored as PromiseRejectedResult).reason)
+        // The body's own failure (too large, cut) is the answer; the store's is 503.
+        if (streamed.status === 'rejected' && (streamed.reason instanceof DomainError || streamed.reason !== storeError)) throw streamed.reason
+        throw new StorageUnavailableError(storeError)
       }
       return { key, size: counted.state.size, sha256: counted.state.sha256() }
     },

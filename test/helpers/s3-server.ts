@@ -24,6 +24,8 @@ export interface S3Fixture {
   env: Record<string, string>
   /** Buckets that answer 403 to every write, as a bucket policy would. */
   refuseWrites: Set<string>
+  /** Buckets that start a multipart upload but refuse its parts (a store failing mid-way). */
+  refuseParts: Set<string>
   /** Multipart uploads the proxy lists as open for a bucket (s3rver cannot list them). */
   openUploads: Map<string, { key: string; uploadId: string; initiated: Date }[]>
   /** The AbortMultipartUpload calls the proxy answered. */
@@ -52,6 +54,7 @@ export async function startS3(): Promise<S3Fixture> {
   const upstream = (await server.run()) as AddressInfo
 
   const refuseWrites = new Set<string>()
+  const refuseParts = new Set<string>()
   const aborted: { bucket: string; key: string }[] = []
   const openUploads = new Map<string, { key: string; uploadId: string; initiated: Date }[]>()
   const proxy = http.createServer((request, response) => {
@@ -72,7 +75,8 @@ export async function startS3(): Promise<S3Fixture> {
       response.end(`<?xml version="1.0" encoding="UTF-8"?><ListMultipartUploadsResult><Bucket>${bucket}</Bucket><IsTruncated>false</IsTruncated>${uploads}</ListMultipartUploadsResult>`)
       return
     }
-    if ((request.method === 'PUT' || request.method === 'POST') && refuseWrites.has(bucket)) {
+    const refused = refuseWrites.has(bucket) || (refuseParts.has(bucket) && url.searchParams.has('partNumber'))
+    if ((request.method === 'PUT' || request.method === 'POST') && refused) {
       request.resume()
       response.writeHead(403, { 'content-type': 'application/xml' })
       response.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>')
@@ -111,6 +115,7 @@ export async function startS3(): Promise<S3Fixture> {
       S3_BUCKETS: JSON.stringify({ eu: BUCKETS.eu, sg: { bucket: BUCKETS.sg, region: 'ap-southeast-1', endpoint } }),
     },
     refuseWrites,
+    refuseParts,
     openUploads,
     aborted,
     client,

@@ -216,6 +216,16 @@ t.test('a bucket that refuses writes: 503 storage_unavailable, the recording sta
   } finally {
     s3.refuseWrites.delete(BUCKETS.eu)
   }
+  // A store that takes the multipart upload and then refuses its parts: the body stops being read,
+  // the answer comes (no hang), and the upload is aborted.
+  s3.refuseParts.add(BUCKETS.eu)
+  const abortsBefore = s3.aborted.length
+  try {
+    problem(t, await ctx.put(ctx.url(`/${rec.id}/content`), randomBytes(PART_SIZE * 4)), 503, 'storage_unavailable', 'parts refused mid-way')
+  } finally {
+    s3.refuseParts.delete(BUCKETS.eu)
+  }
+  t.ok(s3.aborted.length > abortsBefore, 'the multipart upload was aborted')
   t.match(await recordingRow(ctx.tenant.accountId, rec.id), { status: 'pending', storageKey: null })
   t.same(await objectsOf(ctx.tenant.accountId), { eu: [], sg: [] }, 'no object')
   const bytes = randomBytes(10_000)
