@@ -472,8 +472,11 @@ t.test('the purge collects blobs no row points at (a crash between row and bytes
 })
 
 t.test('npm run purge: usage, bad arguments, and (on PostgreSQL, beside the service) a dry run that lists an expired recording unless held', async (t) => {
+  // The CLI runs the sources through tsx, whose line mapping differs from the test loader's: its
+  // coverage, merged with the in-process runs', skews the report (see config.test.ts), so tap
+  // records none of it.
   const run = (args: string[], env: Record<string, string> = {}) =>
-    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/purge.ts', ...args], { env: { ...process.env, ...env }, cwd: path.resolve(import.meta.dirname, '..', '..') }).then(
+    promisify(execFile)(process.execPath, ['--import', 'tsx', 'src/cli/purge.ts', ...args], { env: { ...process.env, _TAPJS_PROCESSINFO_EXCLUDE_: '/./', ...env }, cwd: path.resolve(import.meta.dirname, '..', '..') }).then(
       (done) => ({ code: 0, out: done.stdout, err: done.stderr }),
       (error: { code: number; stdout: string; stderr: string }) => ({ code: error.code, out: error.stdout, err: error.stderr }),
     )
