@@ -3466,7 +3466,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3538,7 +3538,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3688,7 +3688,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description region_not_served: this deployment's database does not hold accounts of that data region (SERVED_REGIONS); idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3744,7 +3744,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3835,7 +3835,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3957,7 +3957,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4055,7 +4055,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4189,7 +4189,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4281,7 +4281,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4371,7 +4371,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4494,7 +4494,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4583,7 +4583,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4679,7 +4679,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4813,7 +4813,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4910,7 +4910,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5001,7 +5001,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5092,7 +5092,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5181,7 +5181,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5272,7 +5272,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5385,7 +5385,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5477,7 +5477,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5600,7 +5600,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5692,7 +5692,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5815,7 +5815,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5907,7 +5907,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5996,7 +5996,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6116,7 +6116,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6205,7 +6205,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6309,7 +6309,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6441,7 +6441,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6532,7 +6532,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6632,7 +6632,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6754,7 +6754,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6866,7 +6866,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6978,7 +6978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7069,7 +7069,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7191,7 +7191,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7282,7 +7282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7378,7 +7378,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7512,7 +7512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7625,7 +7625,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7748,7 +7748,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7859,7 +7859,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7956,7 +7956,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8090,7 +8090,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8225,7 +8225,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8294,7 +8294,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8388,7 +8388,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8491,7 +8491,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8625,7 +8625,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8716,7 +8716,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8850,7 +8850,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8946,7 +8946,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9024,7 +9024,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description consent_missing (errors[] per participant and rule) or recording_disabled; idempotency_in_progress: a request with this Idempotency-Key is still running */
+            /** @description consent_missing (errors[] per participant and rule), recording_disabled, or region_storage_unavailable (a cloud recording in a data region with no storage configured; P-RES-1); idempotency_in_progress: a request with this Idempotency-Key is still running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9080,7 +9080,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9172,7 +9172,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9262,7 +9262,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9354,7 +9354,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9431,7 +9431,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description consent_missing: the consent rules refuse this capture; errors[] names each participant, rule and instant */
+            /** @description consent_missing: the consent rules refuse this capture (errors[] names each participant, rule and instant); content_exists; or region_storage_unavailable: no storage in the account's data region, nothing was stored elsewhere (P-RES-1) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -9478,7 +9478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9574,7 +9574,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9708,7 +9708,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9800,7 +9800,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9890,7 +9890,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10012,7 +10012,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10109,7 +10109,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10243,7 +10243,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10363,7 +10363,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10495,7 +10495,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10589,7 +10589,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10685,7 +10685,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10776,7 +10776,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10872,7 +10872,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11006,7 +11006,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11098,7 +11098,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11194,7 +11194,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11328,7 +11328,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11420,7 +11420,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11512,7 +11512,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11601,7 +11601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11733,7 +11733,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11824,7 +11824,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11936,7 +11936,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12025,7 +12025,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12125,7 +12125,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12259,7 +12259,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12351,7 +12351,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12474,7 +12474,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12566,7 +12566,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12662,7 +12662,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12796,7 +12796,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12888,7 +12888,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12978,7 +12978,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13092,7 +13092,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13205,7 +13205,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13297,7 +13297,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13411,7 +13411,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13505,7 +13505,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */

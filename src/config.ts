@@ -1,6 +1,8 @@
 import { createPrivateKey, createPublicKey } from 'node:crypto'
 import path from 'node:path'
 import { z } from 'zod'
+import { DATA_REGIONS } from '../db/schema/accounts.js'
+import type { S3Bucket } from './lib/s3-blob-store.js'
 
 // The only reader of process.env. Every setting is parsed once here; a bad value stops the
 // process before anything listens, with one line that names the variable.
@@ -63,6 +65,13 @@ const EnvSchema = z.object({
     .min(1024)
     .max(64 * 1024 * 1024 * 1024)
     .default(2 * 1024 * 1024 * 1024),
+  BLOB_STORE: z.enum(['fs', 's3']).default('fs'),
+  S3_ENDPOINT: optionalString.pipe(z.url().optional()),
+  S3_FORCE_PATH_STYLE: booleanFlag,
+  S3_BUCKETS: optionalString,
+  AWS_REGION: optionalString,
+  SERVED_REGIONS: optionalString,
+  WEB_CONCURRENCY: optionalString.pipe(z.coerce.number<string | undefined>().int().min(1).max(64).optional()),
 })
 
 export type JwtConfig = (
@@ -108,7 +117,17 @@ export interface Config {
   purgeIntervalMinutes: number
   /** Webhook delivery: private targets allowed (development), the time limit, attempts before the endpoint is disabled. */
   webhooks: { allowPrivate: boolean; timeoutMs: number; maxAttempts: number }
+  /** Where recording bytes go: the data folder, or one S3 bucket per data region (P-RES-1). */
+  blobStore: BlobStoreConfig
+  /** The data regions this deployment's database holds accounts of; undefined: all. */
+  servedRegions: string[] | undefined
+  /** Worker processes `npm start` runs on one port (PostgreSQL only when more than one). */
+  webConcurrency: number
 }
+
+export type BlobStoreConfig =
+  | { kind: 'fs' }
+  | { kind: 's3'; endpoint: string | undefined; forcePathStyle: boolean; awsRegion: string | undefined; buckets: Record<string, S3Bucket> }
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -166,6 +185,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     }
   }
 
+  const webConcurrency = e.WEB_CONCURRENCY ?? 1
+  if (embedded && webConcurrency > 1) {
+    throw new ConfigError('Invalid configuration: WEB_CONCURRENCY: more than one worker needs DATABASE_URL (PostgreSQL); the embedded database\'s folder is held by one process')
+  }
+
   return {
     port: e.PORT,
     host: e.HOST,
@@ -188,7 +212,51 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     rateLimits: { perPrincipal: e.RATE_LIMIT_PER_MINUTE, anonymousPerAddress: e.RATE_LIMIT_ANON_PER_MINUTE, passcodeFailures: e.PASSCODE_FAILURES_PER_MINUTE },
     purgeIntervalMinutes: e.PURGE_INTERVAL_MINUTES,
     webhooks: { allowPrivate: e.WEBHOOK_ALLOW_PRIVATE === 'true', timeoutMs: e.WEBHOOK_TIMEOUT_MS, maxAttempts: e.WEBHOOK_MAX_ATTEMPTS },
+    blobStore:
+      e.BLOB_STORE === 's3'
+        ? { kind: 's3', endpoint: e.S3_ENDPOINT, forcePathStyle: e.S3_FORCE_PATH_STYLE ?? false, awsRegion: e.AWS_REGION, buckets: parseBuckets(e.S3_BUCKETS) }
+        : { kind: 'fs' },
+    servedRegions: e.SERVED_REGIONS === undefined ? undefined : parseRegions(e.SERVED_REGIONS),
+    webConcurrency,
   }
+}
+
+const isRegion = (value: string): boolean => (DATA_REGIONS as readonly string[]).includes(value)
+const BUCKET_NAME = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/
+
+const BucketEntry = z.union([
+  z.string().regex(BUCKET_NAME, 'a bucket name'),
+  z.strictObject({ bucket: z.string().regex(BUCKET_NAME, 'a bucket name'), region: z.string().min(1).optional(), endpoint: z.url().optional() }),
+])
+
+/** `{"eu":"rec-eu","sg":{"bucket":"rec-sg","region":"ap-southeast-1"}}`: data region → bucket. */
+function parseBuckets(text: string | undefined): Record<string, S3Bucket> {
+  const fail = (why: string) => new ConfigError(`Invalid configuration: S3_BUCKETS: ${why}`)
+  if (text === undefined) throw fail('required with BLOB_STORE=s3 (JSON: data region → bucket, e.g. {"eu":"rec-eu"})')
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw fail('not JSON')
+  }
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail('a JSON object of data region → bucket')
+  const buckets: Record<string, S3Bucket> = {}
+  for (const [region, value] of Object.entries(json)) {
+    if (!isRegion(region)) throw fail(`${JSON.stringify(region)} is not a data region (${DATA_REGIONS.join(', ')})`)
+    const entry = BucketEntry.safeParse(value)
+    if (!entry.success) throw fail(`${region}: a bucket name, or { "bucket", "region", "endpoint" }`)
+    buckets[region] = typeof entry.data === 'string' ? { bucket: entry.data } : entry.data
+  }
+  return buckets
+}
+
+function parseRegions(text: string): string[] {
+  const regions = text.split(',').map((region) => region.trim()).filter(Boolean)
+  const bad = regions.find((region) => !isRegion(region))
+  if (regions.length === 0 || bad !== undefined) {
+    throw new ConfigError(`Invalid configuration: SERVED_REGIONS: data regions separated by commas (${DATA_REGIONS.join(', ')}), not ${JSON.stringify(bad ?? text)}`)
+  }
+  return regions
 }
 
 function inferAlgorithm(pem: string): 'RS256' | 'ES256' {

@@ -1,5 +1,7 @@
+import cluster from 'node:cluster'
 import { openDatabase } from '../db/client.js'
 import { buildApp } from './app.js'
+import { isPrimaryOfWorkers, runPrimary, workerNumber } from './cluster.js'
 import { ConfigError, loadConfig } from './config.js'
 import { signToken } from './lib/jwt-keys.js'
 import { ensureDemoAdmin } from './modules/accounts/accounts.demo.js'
@@ -18,8 +20,11 @@ async function main() {
     throw error
   }
 
+  if (isPrimaryOfWorkers(config)) return runPrimary(config)
+
   const database = await openDatabase(config.database)
-  if (config.migrateOnStart) await database.migrate()
+  // Under WEB_CONCURRENCY the primary migrated before forking.
+  if (config.migrateOnStart && !cluster.isWorker) await database.migrate()
   const app = await buildApp({ config, database })
 
   let closing = false
@@ -42,7 +47,10 @@ async function main() {
   app.services.relay.start()
   const base = address.replace('://0.0.0.0', '://localhost').replace('://[::]', '://localhost')
 
-  const lines = [`Consentry is listening on ${base} (${database.kind === 'pglite' ? `embedded database in ${config.database.kind === 'pglite' ? config.database.dir : ''}` : 'PostgreSQL'})`, `  API docs:  ${base}/docs   OpenAPI: ${base}/openapi.json`]
+  // One worker speaks for all (and makes the demo account once).
+  if (workerNumber() !== 1) return
+  const workers = config.webConcurrency > 1 ? ` with ${config.webConcurrency} workers` : ''
+  const lines = [`Consentry is listening on ${base}${workers} (${database.kind === 'pglite' ? `embedded database in ${config.database.kind === 'pglite' ? config.database.dir : ''}` : 'PostgreSQL'})`, `  API docs:  ${base}/docs   OpenAPI: ${base}/openapi.json`]
   if (config.demoBootstrap && config.jwt.algorithm === 'HS256') {
     const demo = await ensureDemoAdmin(app.services)
     if (demo) {

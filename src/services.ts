@@ -2,7 +2,8 @@ import path from 'node:path'
 import { sql } from 'drizzle-orm'
 import { type Database, transactionRunner } from '../db/client.js'
 import type { Config } from './config.js'
-import { createBlobStore } from './lib/blob-store.js'
+import { type BlobStore, createFileBlobStore } from './lib/blob-store.js'
+import { createS3BlobStore } from './lib/s3-blob-store.js'
 import { CacheBus } from './lib/cache.js'
 import type { Clock } from './lib/clock.js'
 import { resolveReceiptKeys } from './lib/receipt-key.js'
@@ -52,7 +53,8 @@ import { secretBox } from './lib/secret-box.js'
 
 // The composition root: each repository is built once per database (its prepared statements
 // with it) and handed to the services that need it.
-export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'> & Partial<Pick<Config, 'purgeIntervalMinutes' | 'webhooks'>>
+export type ServicesConfig = Pick<Config, 'joinUrlBase' | 'dataDir' | 'uploadLimit' | 'receiptSigningKey' | 'receiptRetiredKeys'> &
+  Partial<Pick<Config, 'purgeIntervalMinutes' | 'webhooks' | 'blobStore' | 'servedRegions'>>
 
 export function createServices(
   database: Database,
@@ -93,7 +95,7 @@ export function createServices(
   const gate = createGateService({ gate: createGateRepository(database.db), meetings, supportGrants, clock })
   const recordings = createRecordingsRepository(database.db)
   const attention = createAttentionRepository(database.db)
-  const blobs = createBlobStore(path.join(config.dataDir, 'blobs'))
+  const blobs: BlobStore = config.blobStore?.kind === 's3' ? createS3BlobStore(config.blobStore) : createFileBlobStore(path.join(config.dataDir, 'blobs'))
   const retention = createRetentionService({ retention: createRetentionRepository(database.db), inTransaction, audit, blobs, receiptKey: receiptKeys.current, clock })
   // The one job runner: background work registers here (its loop is started by the server).
   const jobs = createJobRunner(database.db, { onError: onBackgroundError })
@@ -136,7 +138,7 @@ export function createServices(
   })
   return {
     audit: createAuditService(audit, auditChainer, receiptKeys.byKid),
-    accounts: createAccountsService({ inTransaction, accounts, audit, clock }),
+    accounts: createAccountsService({ inTransaction, accounts, audit, clock, servedRegions: config.servedRegions }),
     users: createUsersService({ inTransaction, accounts, users, groups, audit, clock }),
     groups: createGroupsService({ inTransaction, groups, users, audit, clock }),
     settings: settingsService,
@@ -184,6 +186,7 @@ export function createServices(
     /** The in-memory lookups; the app keeps them true by listening to the database. */
     cache,
     repositories: { accounts, users, meetings, idempotency: createIdempotencyRepository(database.db) },
+    blobs,
   }
 }
 

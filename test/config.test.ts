@@ -162,3 +162,44 @@ t.test('npm run token -- --help explains itself; an unknown flag prints the usag
   t.match(unknown.stderr, /Usage: npm run token/)
   t.equal(unknown.stdout, '', 'no token')
 })
+
+t.test('BLOB_STORE=s3: S3_BUCKETS maps data regions to buckets (a name, or one with its own region or endpoint); a bad map names the variable', async (t) => {
+  t.same(loadConfig({}).blobStore, { kind: 'fs' }, 'the filesystem by default')
+  const config = loadConfig({
+    BLOB_STORE: 's3',
+    S3_ENDPOINT: 'http://127.0.0.1:9000',
+    S3_FORCE_PATH_STYLE: 'true',
+    AWS_REGION: 'eu-central-1',
+    S3_BUCKETS: '{"eu":"rec-eu","sg":{"bucket":"rec-sg","region":"ap-southeast-1","endpoint":"https://s3.example.test"}}',
+  })
+  t.same(config.blobStore, {
+    kind: 's3',
+    endpoint: 'http://127.0.0.1:9000',
+    forcePathStyle: true,
+    awsRegion: 'eu-central-1',
+    buckets: { eu: { bucket: 'rec-eu' }, sg: { bucket: 'rec-sg', region: 'ap-southeast-1', endpoint: 'https://s3.example.test' } },
+  })
+  for (const [buckets, message] of [
+    [undefined, /^Invalid configuration: S3_BUCKETS: required with BLOB_STORE=s3/],
+    ['{eu:', /^Invalid configuration: S3_BUCKETS: not JSON/],
+    ['["rec-eu"]', /^Invalid configuration: S3_BUCKETS: a JSON object/],
+    ['{"mars":"rec-mars"}', /^Invalid configuration: S3_BUCKETS: "mars" is not a data region/],
+    ['{"eu":"Not_A_Bucket"}', /^Invalid configuration: S3_BUCKETS: eu: a bucket name/],
+    ['{"eu":{"bucket":"rec-eu","acl":"public"}}', /^Invalid configuration: S3_BUCKETS: eu: /],
+  ] as const) {
+    t.throws(() => loadConfig({ BLOB_STORE: 's3', ...(buckets === undefined ? {} : { S3_BUCKETS: buckets }) }), { name: 'ConfigError', message }, String(buckets))
+  }
+  t.throws(() => loadConfig({ BLOB_STORE: 'nfs' }), { message: /^Invalid configuration: BLOB_STORE: / })
+  t.throws(() => loadConfig({ BLOB_STORE: 's3', S3_BUCKETS: '{}', S3_ENDPOINT: 'not a url' }), { message: /^Invalid configuration: S3_ENDPOINT: / })
+})
+
+t.test('SERVED_REGIONS: a comma list of data regions (unset: all); WEB_CONCURRENCY: more than one worker needs PostgreSQL', async (t) => {
+  t.equal(loadConfig({}).servedRegions, undefined)
+  t.same(loadConfig({ SERVED_REGIONS: 'eu, uk' }).servedRegions, ['eu', 'uk'])
+  t.throws(() => loadConfig({ SERVED_REGIONS: 'eu,mars' }), { message: /^Invalid configuration: SERVED_REGIONS: .*"mars"/ })
+  t.throws(() => loadConfig({ SERVED_REGIONS: ' , ' }), { message: /^Invalid configuration: SERVED_REGIONS: / })
+  t.equal(loadConfig({}).webConcurrency, 1)
+  t.equal(loadConfig({ ...SERVED, WEB_CONCURRENCY: '4' }).webConcurrency, 4)
+  t.throws(() => loadConfig({ WEB_CONCURRENCY: '2' }), { message: /^Invalid configuration: WEB_CONCURRENCY: more than one worker needs DATABASE_URL/ })
+  t.throws(() => loadConfig({ ...SERVED, WEB_CONCURRENCY: '0' }), { message: /^Invalid configuration: WEB_CONCURRENCY: / })
+})

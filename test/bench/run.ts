@@ -18,6 +18,8 @@ import type { StormJob, StormResult } from './storm.js'
 // service and the ceiling server as separate processes, seeds through the API, drives load
 // with autocannon (and the storm driver) from other processes, prints a table, writes
 // test/bench/results/latest.json, and stops and drops everything it made.
+// `--workers N`: the service runs as N node:cluster workers on one port (WEB_CONCURRENCY=N),
+// each with its own pool; results go to latest-workers-N.json (or latest-quick-workers-N.json).
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..')
 const quick = process.argv.includes('--quick')
@@ -26,6 +28,8 @@ const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf
 const wanted = (name: string) => !only || name.startsWith('ceiling') || name.includes(only)
 /** `--profile DIR`: the service writes a V8 CPU profile there when it stops (node --cpu-prof). */
 const profileDir = process.argv.includes('--profile') ? path.resolve(process.argv[process.argv.indexOf('--profile') + 1] ?? 'profiles') : undefined
+const workers = process.argv.includes('--workers') ? Number(process.argv[process.argv.indexOf('--workers') + 1]) : 1
+if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error('--workers takes a whole number from 1 to 64')
 const RUN_SECONDS = quick ? 2 : 10
 const RUNS = 3
 const SUSTAINED_SECONDS = quick ? 10 : 60
@@ -98,9 +102,11 @@ async function inBatches<T>(count: number, width: number, work: (i: number) => P
   return results
 }
 
+/** The service's peak resident memory: with workers, the primary's and every worker's added up. */
 function peakRssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmHWM:\s+(\d+) kB/.exec(status)![1]) / 1024
+  const peak = (id: number | string) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${id}/status`, 'utf8'))![1]) / 1024
+  const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+  return peak(pid) + children.reduce((sum, child) => sum + peak(child), 0)
 }
 
 /**
@@ -223,7 +229,7 @@ async function main() {
       DATA_DIR: dataDir,
       PORT: '0',
     }
-    const service = spawnTs(await buildService(ROOT), env, [], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
+    const service = spawnTs(await buildService(ROOT), { ...env, WEB_CONCURRENCY: String(workers) }, [], profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [])
     const base = /listening on (http:\/\/[^\s]+)/.exec(await firstLine(service, /listening on/))![1]!
     const db = postgres(benchUrl.toString(), { max: 2, onnotice: () => {} })
     await db`create table bench_ceiling (id uuid primary key, participant_id uuid not null, at timestamptz not null)`
@@ -457,7 +463,7 @@ async function main() {
       machine: { cpus: os.cpus().length, cpu: os.cpus()[0]?.model ?? 'unknown', memoryGb: Math.round(os.totalmem() / 2 ** 30) },
       node: process.version,
       postgres: pgVersion,
-      settings: { connections: CONNECTIONS, pool: POOL, runSeconds: RUN_SECONDS, runs: RUNS },
+      settings: { connections: CONNECTIONS, pool: POOL, workers, runSeconds: RUN_SECONDS, runs: RUNS },
       table,
       sustained: sustainedRow,
       storm: stormRow,
@@ -468,10 +474,11 @@ async function main() {
     }
     const resultsDir = path.join(ROOT, 'test', 'bench', 'results')
     mkdirSync(resultsDir, { recursive: true })
-    writeFileSync(path.join(resultsDir, quick || only ? 'latest-quick.json' : 'latest.json'), `${JSON.stringify(results, null, 2)}\n`)
+    const named = `latest${quick || only ? '-quick' : ''}${workers > 1 ? `-workers-${workers}` : ''}.json`
+    writeFileSync(path.join(resultsDir, named), `${JSON.stringify(results, null, 2)}\n`)
 
     const pad = (value: unknown, width: number) => String(value).padEnd(width)
-    console.log(`\nConsentry bench, ${results.takenAt} (${results.mode}), commit ${commit}, node ${process.version}, PostgreSQL ${pgVersion}, ${results.machine.cpus} cores`)
+    console.log(`\nConsentry bench, ${results.takenAt} (${results.mode}${workers > 1 ? `, ${workers} workers` : ''}), commit ${commit}, node ${process.version}, PostgreSQL ${pgVersion}, ${results.machine.cpus} cores`)
     console.log(`${pad('scenario', 62)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceiling', 9)}${pad('ratio', 15)}target`)
     for (const r of table) {
       const ceiling = 'ceilingReqPerSecond' in r ? r.ceilingReqPerSecond : ''
@@ -489,7 +496,7 @@ async function main() {
         console.log(`withdrawal to ${what}: p50 ${d.p50} ms, p99 ${d.p99} ms, ${d.arrived} of ${d.samples} arrived, beside a consent POST load (target p99 < 1000 ms: ${d.met ? 'met' : 'MISSED'})`)
       }
     }
-    console.log(`peak RSS of the service: ${results.peakRssMb} MB (target < 200 MB: ${results.peakRssMet ? 'met' : 'MISSED'})`)
+    console.log(`peak RSS of the service${workers > 1 ? ` (${workers} workers and their primary, added up)` : ''}: ${results.peakRssMb} MB (target < 200 MB: ${results.peakRssMet ? 'met' : 'MISSED'})`)
     await db.end()
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM')

@@ -322,3 +322,16 @@ t.test('a PATCH that changes nothing writes no audit entry', async (t) => {
   t.equal(empty.status, 200)
   t.equal(await auditCount(tenant.accountId), auditBefore)
 })
+
+t.test('SERVED_REGIONS (P-RES-1): an account in a region this deployment does not serve is 409 region_not_served, and no row is written', async (t) => {
+  const api = await buildTestApp(t, { env: { SERVED_REGIONS: 'eu,uk' } })
+  const name = `Elsewhere ${Math.random().toString(36).slice(2)}`
+  const refused = await api.request({ method: 'POST', url: '/v1/accounts', token: platformToken(api.config), body: { name, dataRegion: 'sg' } })
+  t.equal(refused.status, 409)
+  t.equal(refused.body.code, 'region_not_served')
+  t.match(refused.body.detail, /eu, uk/)
+  const { db } = await testDatabase()
+  t.same(await db.select().from(accounts).where(eq(accounts.name, name)), [], 'no account row')
+  const served = await api.request({ method: 'POST', url: '/v1/accounts', token: platformToken(api.config), body: { name, dataRegion: 'uk' } })
+  t.equal(served.status, 201, 'a served region is created')
+})

@@ -11,7 +11,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       tags: ['accounts'],
       summary: 'Create an account (tenant); platform operators only',
       body: CreateAccountSchema,
-      response: { 201: AccountSchema },
+      response: { 201: AccountSchema, 409: problemResponse("region_not_served: this deployment's database does not hold accounts of that data region (SERVED_REGIONS)") },
     },
     handler: async (request, reply) => reply.code(201).send(await service.create(request.principal, request.body)),
   })

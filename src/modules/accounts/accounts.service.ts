@@ -26,10 +26,16 @@ interface Deps {
   accounts: AccountsRepository
   audit: AuditRepository
   clock: Clock
+  /** The data regions this deployment's database holds (P-RES-1); undefined: all. */
+  servedRegions?: string[] | undefined
 }
 
-export function createAccountsService({ inTransaction, accounts, audit, clock }: Deps) {
+export function createAccountsService({ inTransaction, accounts, audit, clock, servedRegions }: Deps) {
   async function create(actor: AuditActor, input: CreateAccount) {
+    // Rows follow the bytes' rule: an account of another region belongs to that region's deployment.
+    if (servedRegions && !servedRegions.includes(input.dataRegion)) {
+      throw new ConflictError('region_not_served', `This deployment holds accounts of ${servedRegions.join(', ')}; an account in ${input.dataRegion} is created by that region's deployment`)
+    }
     const now = clock.now()
     const row = await inTransaction(async (tx) => {
       const account = await accounts.insert(tx, { id: newId(now.getTime()), ...input, createdAt: now, updatedAt: now })

@@ -6,8 +6,6 @@ import { problemResponse } from '../../plugins/problem.js'
 import { MeetingParamsSchema } from '../meetings/meetings.schemas.js'
 import { CreateRecordingSchema, ListRecordingsQuerySchema, RecordingPageSchema, RecordingParamsSchema, RecordingSchema } from './recordings.schemas.js'
 
-const CONSENT_MISSING = problemResponse('consent_missing: the consent rules refuse this capture; errors[] names each participant, rule and instant')
-
 const routes: FastifyPluginAsyncZod = async (app) => {
   const service = app.services.recordings
 
@@ -21,7 +19,10 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       summary: 'Register a recording; the consent gate decides in the same transaction (recorder, host, admin)',
       params: MeetingParamsSchema,
       body: CreateRecordingSchema,
-      response: { 201: RecordingSchema, 409: problemResponse('consent_missing (errors[] per participant and rule) or recording_disabled') },
+      response: {
+        201: RecordingSchema,
+        409: problemResponse("consent_missing (errors[] per participant and rule), recording_disabled, or region_storage_unavailable (a cloud recording in a data region with no storage configured; P-RES-1)"),
+      },
     },
     handler: async (request, reply) => reply.code(201).send(await service.create(request.principal, request.params.meetingId, request.body)),
   })
@@ -80,7 +81,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
       body: z.any().describe('The recording bytes (application/octet-stream), up to UPLOAD_LIMIT'),
       response: {
         200: RecordingSchema,
-        409: CONSENT_MISSING,
+        409: problemResponse("consent_missing: the consent rules refuse this capture (errors[] names each participant, rule and instant); content_exists; or region_storage_unavailable: no storage in the account's data region, nothing was stored elsewhere (P-RES-1)"),
         413: problemResponse('upload_too_large: the bytes exceed UPLOAD_LIMIT; nothing was kept'),
       },
     },

@@ -1,7 +1,8 @@
 import type { Readable } from 'node:stream'
 import type { InTransaction } from '../../../db/client.js'
 import type { Principal } from '../../lib/access.js'
-import type { BlobStore, Incoming } from '../../lib/blob-store.js'
+import type { BlobStore, StagedBlob } from '../../lib/blob-store.js'
+import { regionStorageUnavailable } from '../../lib/s3-blob-store.js'
 import type { Clock } from '../../lib/clock.js'
 import { ConflictError, ForbiddenError, NotFoundError } from '../../lib/errors.js'
 import { newId } from '../../lib/ids.js'
@@ -65,6 +66,8 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
       // The kind's switch is one of the decision's rules: a preview of this window says the same.
       const request = gateInput('recording', input, true)
       const account = (await accounts.findById(meeting.accountId))!
+      // A cloud recording whose bytes would have nowhere to go in the account's region is never registered.
+      if (input.kind === 'cloud' && !blobs.serves(account.dataRegion)) throw regionStorageUnavailable(account.dataRegion)
       const outcome = await inTransaction(async (tx) => {
         const result = await gate.decideForStore(tx, principal, meeting, request)
         const now = clock.now()
@@ -132,8 +135,11 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
       const before = await find(meeting, recordingId)
       if (before.kind !== 'cloud') throw new ConflictError('not_cloud', 'A local recording registers metadata only')
       if (before.status !== 'pending') throw new ConflictError('content_exists', `The recording is ${before.status}; content is uploaded once`)
-      const upload: Incoming = await blobs.receive(body, uploadLimit)
-      const key = `${meeting.accountId}/${recordingId}`
+      // The bytes go to the account's region or nowhere (P-RES-1): refused before one is read.
+      if (!blobs.serves(before.region)) throw regionStorageUnavailable(before.region)
+      // Received and complete before the transaction: under the meeting's lock only a local step.
+      const upload: StagedBlob = await blobs.receive(body, uploadLimit, { accountId: meeting.accountId, artefactId: recordingId, region: before.region })
+      const key = upload.key
       let moved = false
       try {
         const outcome = await inTransaction(async (tx) => {
@@ -159,7 +165,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
             }, now)
             return { refused: result }
           }
-          await blobs.commit(upload, key)
+          await blobs.place(upload)
           moved = true
           const row = await recordings.update(tx, meeting.accountId, recordingId, {
             status: 'stored',
@@ -181,7 +187,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
         if (outcome.refused) throw consentMissing(outcome.refused)
         return toRecording(outcome.row!)
       } catch (error) {
-        // Nothing of a refused or failed upload stays on disk.
+        // Nothing of a refused or failed upload stays in the store.
         await (moved ? blobs.remove(key) : blobs.discard(upload))
         throw error
       }
@@ -206,7 +212,7 @@ export function createRecordingsService({ inTransaction, recordings, accounts, g
           details: { meetingId: meeting.id, sizeBytes: row.sizeBytes, ...(supportGrantId ? { grantId: supportGrantId } : {}) },
         }, now),
       )
-      return { stream: blobs.open(row.storageKey), size: row.sizeBytes!, sha256: row.sha256! }
+      return { stream: await blobs.open(row.storageKey), size: row.sizeBytes!, sha256: row.sha256! }
     },
 
     /** The host or an admin deletes: the bytes go, the row stays as a tombstone with its grant. */

@@ -155,7 +155,7 @@ export function createRetentionService({ retention, inTransaction, audit, blobs,
     }
     for await (const blob of blobs.list()) {
       if (now.getTime() - blob.modifiedAt.getTime() < ORPHAN_GRACE_MS) continue
-      if (accountIds && !accountIds.includes(blob.key.slice(0, 36))) continue
+      if (accountIds && !accountIds.includes(blob.accountId)) continue
       batch.push(blob.key)
       if (batch.length >= 200) await flush()
     }
