@@ -56,12 +56,16 @@ export default fp<InFlightOptions>(
     const release = async (request: object) => {
       if (counted.delete(request)) inFlight--
     }
-    app.addHook('onRequest', async (request) => {
+    app.addHook('onRequest', async (request, reply) => {
       // Event streams stay open for hours, waiting on notifications rather than working.
       if (max <= 0 || EXEMPT.has(request.url) || (request.routeOptions.config as { stream?: boolean }).stream) return
       if (inFlight >= max) throw new OverloadedError(retryAfterSeconds)
       inFlight++
       counted.add(request)
+      // The response's close always comes (after its last byte, or when the client left while the
+      // handler still ran, which onResponse and onRequestAbort both miss): the bench's clients,
+      // closing at the end of a run, leaked a slot per request in flight until every answer was 503.
+      reply.raw.once('close', () => void release(request))
     })
     app.addHook('onResponse', release)
     app.addHook('onRequestAbort', release)

@@ -1,3 +1,4 @@
+import { connect } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { checkResponse } from '../helpers/openapi.js'
@@ -68,4 +69,24 @@ t.test('a client that leaves before its answer gives its slot back', async (t) =
   await new Promise((resolve) => setTimeout(resolve, 50))
   t.equal(app.inFlight(), 0, 'the late answer does not give the slot back twice')
   t.equal((await fetch(`${address}/v1/settings/catalog`)).status, 401, 'the slot is free for the next client')
+})
+
+t.test('a client that sent its whole body and left before its answer gives its slot back (the bench leaked these)', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '1' }), database, logger: false })
+  t.teardown(() => app.close())
+  const gates: (() => void)[] = []
+  app.post('/slow', { config: { public: true } }, () => new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true }))))
+  const address = new URL(await app.listen({ port: 0, host: '127.0.0.1' }))
+  const socket = connect(Number(address.port), address.hostname)
+  const body = JSON.stringify({ a: 1 })
+  socket.write(`POST /slow HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`)
+  while (gates.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(app.inFlight(), 1)
+  socket.destroy()
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  gates.shift()!()
+  for (let i = 0; i < 100 && app.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(app.inFlight(), 0, 'the slot is back once the late answer found no one')
+  t.equal((await fetch(`${address.origin}/v1/settings/catalog`)).status, 401, 'and the next client is served')
 })
