@@ -4,9 +4,9 @@ import t, { type Test } from 'tap'
 import { rowsOf } from '../../db/client.js'
 import * as schema from '../../db/schema/index.js'
 import { consentRecords, recordings, users } from '../../db/schema/index.js'
-import type { Clock } from '../../src/lib/clock.js'
 import { NOT_PERSONAL, PERSONAL_DATA } from '../../src/modules/privacy/privacy.catalog.js'
 import { dueAt } from '../../src/modules/privacy/privacy.deadline.js'
+import { TestClock } from '../helpers/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
 
 // Privacy requests (issue 16): filed by the subject or by an admin, due by the account's
@@ -17,19 +17,6 @@ import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } f
 
 type Body = Record<string, unknown>
 type Res = { status: number; headers: Record<string, unknown>; body: any }
-
-class TestClock implements Clock {
-  private at: number
-  constructor(start: string) {
-    this.at = Date.parse(start)
-  }
-  now() {
-    return new Date(this.at)
-  }
-  set(instant: string | number) {
-    this.at = typeof instant === 'number' ? instant : Date.parse(instant)
-  }
-}
 
 // A Friday, so business days skip a weekend at once.
 const T0 = '2026-12-04T09:00:00.000Z'
