@@ -113,7 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // without saying so; every later route is authenticated unless it declares `public`.
   await app.register(problem)
   await app.register(securityHeadersPlugin)
-  await app.register(inFlight, { max: config.maxInFlight, ...config.pressure })
+  await app.register(inFlight, { max: config.maxInFlight, ...config.inFlightQueue, ...config.pressure })
   await app.register(rateLimits, config.rateLimits)
   await app.register(openapi)
   await app.register(database, { database: options.database })

@@ -50,6 +50,8 @@ const EnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   BODY_LIMIT: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(1024 * 1024),
   MAX_IN_FLIGHT: z.coerce.number().int().min(0).max(100_000).default(256),
+  MAX_QUEUED: z.coerce.number().int().min(0).max(100_000).default(1024),
+  MAX_QUEUE_WAIT_MS: z.coerce.number().int().min(1).max(60_000).default(5000),
   MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   MAX_HEAP_SHARE: z.coerce.number().min(0).max(1).default(0.9),
   RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(0).max(1_000_000).default(1200),
@@ -109,6 +111,8 @@ export interface Config {
   uploadLimit: number
   /** Requests a process works on at once; more are answered 503 with Retry-After (0: no limit). */
   maxInFlight: number
+  /** Requests that wait for a slot past maxInFlight, and for how long, before they are shed. */
+  inFlightQueue: { queue: number; queueWaitMs: number }
   /** Load shed with 503 on event-loop delay (ms) and on heap use (share of its limit); 0 turns each off. */
   pressure: { maxEventLoopDelayMs: number; maxHeapShare: number }
   /** Per minute: per principal, per address before authentication, passcode failures per meeting and address (0: off). */
@@ -208,6 +212,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     bodyLimit: e.BODY_LIMIT,
     uploadLimit: e.UPLOAD_LIMIT,
     maxInFlight: e.MAX_IN_FLIGHT,
+    inFlightQueue: { queue: e.MAX_QUEUED, queueWaitMs: e.MAX_QUEUE_WAIT_MS },
     pressure: { maxEventLoopDelayMs: e.MAX_EVENT_LOOP_DELAY_MS, maxHeapShare: e.MAX_HEAP_SHARE },
     rateLimits: { perPrincipal: e.RATE_LIMIT_PER_MINUTE, anonymousPerAddress: e.RATE_LIMIT_ANON_PER_MINUTE, passcodeFailures: e.PASSCODE_FAILURES_PER_MINUTE },
     purgeIntervalMinutes: e.PURGE_INTERVAL_MINUTES,

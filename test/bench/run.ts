@@ -1,7 +1,7 @@
 import http from 'node:http'
 import { generateKeyPairSync } from 'node:crypto'
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -110,6 +110,41 @@ function peakRssMb(pid: number): number {
 }
 
 /**
+ * CPU time spent so far, in milliseconds: the service (with its workers) and every PostgreSQL
+ * process on this machine (null when the database runs elsewhere). Taken around a scenario's runs
+ * and divided by its requests, it splits a request's cost between the two (the rest of a
+ * request's time is waiting: the load generator, the network, locks).
+ */
+function cpuMs(servicePid: number): { service: number; postgres: number | null } {
+  const TICK_MS = 10 // USER_HZ is 100 on Linux
+  const ticks = (id: number | string) => {
+    try {
+      const fields = readFileSync(`/proc/${id}/stat`, 'utf8').split(') ')[1]!.split(' ')
+      return (Number(fields[11]) + Number(fields[12])) * TICK_MS
+    } catch {
+      return 0 // the process ended between the listing and the read
+    }
+  }
+  const children = readFileSync(`/proc/${servicePid}/task/${servicePid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)
+  let postgres = 0
+  let found = false
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let comm = ''
+    try {
+      comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim()
+    } catch {
+      continue
+    }
+    if (comm === 'postgres') {
+      found = true
+      postgres += ticks(entry)
+    }
+  }
+  return { service: ticks(servicePid) + children.reduce((sum, child) => sum + ticks(child), 0), postgres: found ? postgres : null }
+}
+
+/**
  * How long a withdrawal takes to reach a recorder: from its 201 to its arrival on the meeting's
  * SSE stream and at a webhook receiver on loopback, while a consent POST load runs beside it.
  */
@@ -169,6 +204,8 @@ interface Scenario {
   /** The ceiling's run just before each of `runs`: the machine's speed drifts within a bench. */
   ceilingRuns: LoadResult[]
   target?: number
+  /** CPU milliseconds per request over the runs: the service's and PostgreSQL's (null: not on this machine). */
+  cpuPerRequest?: { serviceMs: number; postgresMs: number | null }
 }
 
 /**
@@ -303,13 +340,22 @@ async function main() {
       await load({ ...job, seconds: 1 }) // warm-up: JIT, prepared statements, pool
       const runs: LoadResult[] = []
       const ceilingRuns: LoadResult[] = []
+      let serviceMs = 0
+      let postgresMs: number | null = 0
       for (let i = 0; i < RUNS; i++) {
         ceilingRuns.push(await load(ceilingJobs[ceilingKind]))
+        const before = cpuMs(service.pid!)
         runs.push(await load(job))
+        const after = cpuMs(service.pid!)
+        serviceMs += after.service - before.service
+        postgresMs = postgresMs === null || after.postgres === null ? null : postgresMs + after.postgres - (before.postgres ?? 0)
       }
+      const requests = runs.reduce((sum, r) => sum + r.total, 0)
+      const perRequest = (ms: number) => Math.round((ms / Math.max(1, requests)) * 1000) / 1000
+      const cpuPerRequest = { serviceMs: perRequest(serviceMs), postgresMs: postgresMs === null ? null : perRequest(postgresMs) }
       const bad = runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0)
-      log(`${name}: ${runs.map((r, i) => `${Math.round(r.requestsPerSecond)} (ceiling ${Math.round(ceilingRuns[i]!.requestsPerSecond)})`).join(', ')} req/s${bad ? ` (${bad} failed)` : ''}`)
-      return { ...base, runs, ceilingRuns }
+      log(`${name}: ${runs.map((r, i) => `${Math.round(r.requestsPerSecond)} (ceiling ${Math.round(ceilingRuns[i]!.requestsPerSecond)})`).join(', ')} req/s${bad ? ` (${bad} failed)` : ''}; CPU per request: service ${cpuPerRequest.serviceMs} ms, PostgreSQL ${cpuPerRequest.postgresMs ?? '?'} ms`)
+      return { ...base, runs, ceilingRuns, cpuPerRequest }
     }
 
     const decisionBody = (meetingId: string) => ({ url: `${base}/v1/meetings/${meetingId}/recording-decisions`, method: 'POST' as const, token: recorder.token, bodies: [window] })
@@ -419,6 +465,7 @@ async function main() {
         ceilingReqPerSecond: Math.round(median(rpsOf(s.ceilingRuns))),
         target: s.target ?? null,
         met: s.target === undefined ? null : ratio >= s.target,
+        cpuPerRequest: s.cpuPerRequest ?? null,
         runs: rpsOf(s.runs).map(Math.round),
         failed: s.runs.reduce((sum, r) => sum + r.non2xx + r.errors, 0),
       }
@@ -479,10 +526,11 @@ async function main() {
 
     const pad = (value: unknown, width: number) => String(value).padEnd(width)
     console.log(`\nConsentry bench, ${results.takenAt} (${results.mode}${workers > 1 ? `, ${workers} workers` : ''}), commit ${commit}, node ${process.version}, PostgreSQL ${pgVersion}, ${results.machine.cpus} cores`)
-    console.log(`${pad('scenario', 62)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceiling', 9)}${pad('ratio', 15)}target`)
+    console.log(`${pad('scenario', 62)}${pad('req/s', 8)}${pad('p50 ms', 8)}${pad('p99 ms', 8)}${pad('ceiling', 9)}${pad('ratio', 15)}${pad('target', 14)}CPU ms/req (service, PostgreSQL)`)
     for (const r of table) {
       const ceiling = 'ceilingReqPerSecond' in r ? r.ceilingReqPerSecond : ''
-      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(ceiling, 9)}${pad(`${r.ratio} of ${r.of}`, 15)}${r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`}`)
+      const cpu = 'cpuPerRequest' in r && r.cpuPerRequest ? `${r.cpuPerRequest.serviceMs}, ${r.cpuPerRequest.postgresMs ?? '?'}` : ''
+      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(ceiling, 9)}${pad(`${r.ratio} of ${r.of}`, 15)}${pad(r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`, 14)}${cpu}`)
     }
     console.log(`sustained decisions, req/s per 10 s: ${sustainedRow.slicesReqPerSecond.join(', ')} (lowest ${sustainedRow.lowestSliceOfFirst} of the first; target >= 0.8 ${sustainedRow.met ? 'met' : 'MISSED'})`)
     console.log(

@@ -4,12 +4,13 @@ import { buildApp } from '../../src/app.js'
 import { checkResponse } from '../helpers/openapi.js'
 import { testConfig, testDatabase } from '../helpers/app.js'
 
-// Memory bounded by design (issue 14, lever 6): past MAX_IN_FLIGHT requests a process answers
-// 503 with Retry-After at once instead of queuing; the health checks always answer.
+// Memory bounded by design (issue 14, lever 6): past MAX_IN_FLIGHT requests wait in a bounded
+// first-come queue (MAX_QUEUED, at most MAX_QUEUE_WAIT_MS) before their body is read; past the
+// queue a process answers 503 with Retry-After; the health checks always answer.
 
-t.test('past MAX_IN_FLIGHT a request is shed with 503 problem+json and Retry-After; slots come back when answers leave or clients go', async (t) => {
+t.test('past MAX_IN_FLIGHT (no queue) a request is shed with 503 problem+json and Retry-After; slots come back when answers leave or clients go', async (t) => {
   const database = await testDatabase()
-  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '2' }), database, logger: false })
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '2', MAX_QUEUED: '0' }), database, logger: false })
   t.teardown(() => app.close())
   const gates: (() => void)[] = []
   app.get('/slow', { config: { public: true } }, () => new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true }))))
@@ -38,6 +39,77 @@ t.test('past MAX_IN_FLIGHT a request is shed with 503 problem+json and Retry-Aft
   gates.shift()!()
   await second
   t.equal(app.inFlight(), 0, 'all slots back')
+})
+
+t.test('past MAX_IN_FLIGHT requests wait their turn in order; past MAX_QUEUED or MAX_QUEUE_WAIT_MS they are shed', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '1', MAX_QUEUED: '2', MAX_QUEUE_WAIT_MS: '60000' }), database, logger: false })
+  t.teardown(() => app.close())
+  const gates: (() => void)[] = []
+  const started: string[] = []
+  app.get('/slow/:name', { config: { public: true } }, (request) => {
+    started.push((request.params as { name: string }).name)
+    return new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true })))
+  })
+  await app.ready()
+
+  const first = app.inject({ method: 'GET', url: '/slow/first' })
+  while (gates.length < 1) await new Promise((resolve) => setImmediate(resolve))
+  const second = app.inject({ method: 'GET', url: '/slow/second' })
+  const third = app.inject({ method: 'GET', url: '/slow/third' })
+  while (app.queued() < 2) await new Promise((resolve) => setImmediate(resolve))
+  t.equal(app.inFlight(), 1)
+  t.same(started, ['first'], 'the waiting requests have not started')
+
+  const shed = await app.inject({ method: 'GET', url: '/v1/settings/catalog' })
+  t.equal(shed.statusCode, 503, 'a full queue sheds')
+  t.match(shed.json(), { code: 'overloaded' })
+  t.equal(shed.headers['retry-after'], '1')
+
+  gates.shift()!()
+  t.equal((await first).statusCode, 200)
+  while (gates.length < 1) await new Promise((resolve) => setImmediate(resolve))
+  t.same(started, ['first', 'second'], 'the first waiting request takes the freed slot')
+  t.equal(app.inFlight(), 1, 'the slot passed on, not added')
+  t.equal(app.queued(), 1)
+  gates.shift()!()
+  t.equal((await second).statusCode, 200)
+  while (gates.length < 1) await new Promise((resolve) => setImmediate(resolve))
+  gates.shift()!()
+  t.equal((await third).statusCode, 200)
+  t.same(started, ['first', 'second', 'third'], 'in arrival order')
+  t.equal(app.inFlight(), 0)
+  t.equal(app.queued(), 0)
+})
+
+t.test('a request that waited MAX_QUEUE_WAIT_MS is shed; a waiting client that leaves frees its place', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '1', MAX_QUEUED: '5', MAX_QUEUE_WAIT_MS: '50' }), database, logger: false })
+  t.teardown(() => app.close())
+  const gates: (() => void)[] = []
+  app.get('/slow', { config: { public: true } }, () => new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true }))))
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const first = fetch(`${address}/slow`)
+  while (gates.length < 1) await new Promise((resolve) => setTimeout(resolve, 5))
+
+  const waited = await fetch(`${address}/v1/settings/catalog`)
+  t.equal(waited.status, 503, 'shed after its wait')
+  t.equal(((await waited.json()) as { code: string }).code, 'overloaded')
+  t.equal(app.queued(), 0)
+
+  const controller = new AbortController()
+  const leaving = fetch(`${address}/v1/settings/catalog`, { signal: controller.signal }).catch(() => 'gone')
+  while (app.queued() < 1) await new Promise((resolve) => setTimeout(resolve, 2))
+  controller.abort()
+  t.equal(await leaving, 'gone')
+  for (let i = 0; i < 100 && app.queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2))
+  t.equal(app.queued(), 0, 'the place is freed')
+  t.equal(app.inFlight(), 1, 'and took no slot')
+
+  gates.shift()!()
+  t.equal((await first).status, 200)
+  t.equal(app.inFlight(), 0)
+  t.equal((await fetch(`${address}/v1/settings/catalog`)).status, 401, 'the next client is served')
 })
 
 t.test('MAX_IN_FLIGHT=0 turns the bound off', async (t) => {

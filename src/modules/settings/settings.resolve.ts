@@ -119,9 +119,17 @@ function resolveKey(definition: SettingDefinition, chain: Chain, stopAt?: Layer)
   return { result, locks }
 }
 
-export function resolveAll(chain: Chain): Record<string, EffectiveSetting> {
+// A chain is never changed once built, and a cached chain (settings.repository.ts) is the same
+// object for every request until a write invalidates it: its resolution is kept with it, so a
+// read served from memory resolves nothing. Callers only read the answer (it is shared).
+const resolved = new WeakMap<Chain, Readonly<Record<string, EffectiveSetting>>>()
+
+export function resolveAll(chain: Chain): Readonly<Record<string, EffectiveSetting>> {
+  const known = resolved.get(chain)
+  if (known) return known
   const settings: Record<string, EffectiveSetting> = {}
   for (const definition of CATALOG) settings[definition.key] = resolveKey(definition, chain).result
+  resolved.set(chain, settings)
   return settings
 }
 
