@@ -1,12 +1,31 @@
+import { spawnSync } from 'node:child_process'
 import cluster from 'node:cluster'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { openDatabase } from '../db/client.js'
 import { buildApp } from './app.js'
 import { isPrimaryOfWorkers, runPrimary, workerNumber } from './cluster.js'
-import { ConfigError, loadConfig } from './config.js'
+import { type Config, ConfigError, loadConfig } from './config.js'
 import { signToken } from './lib/jwt-keys.js'
 import { ensureDemoAdmin } from './modules/accounts/accounts.demo.js'
 
 // config → database → app → listen → graceful close. Nothing else lives here.
+
+/** Set in the child that sets up a new embedded data folder: it migrates and exits. */
+const SETUP_ONLY = 'CONSENTRY_SETUP_ONLY'
+
+/**
+ * A first start on a new embedded data folder runs PostgreSQL's initdb and every migration inside
+ * this process, and WebAssembly memory once touched is never given back (813 MB at its peak, 399 MB
+ * resident after it, where a restart on the same folder holds 269 MB). A child process does that
+ * work and exits; this one then opens a finished folder, as on any restart.
+ */
+function setUpEmbeddedApart(config: Config) {
+  const target = config.database
+  if (target.kind !== 'pglite' || target.dir.startsWith('memory://') || existsSync(path.join(target.dir, 'PG_VERSION'))) return
+  const child = spawnSync(process.execPath, [...process.execArgv, process.argv[1]!], { env: { ...process.env, [SETUP_ONLY]: 'true' }, stdio: 'inherit' })
+  if (child.status !== 0) throw new Error(`setting up the embedded database in ${target.dir} failed`)
+}
 
 async function main() {
   let config
@@ -21,6 +40,13 @@ async function main() {
   }
 
   if (isPrimaryOfWorkers(config)) return runPrimary(config)
+  if (process.env[SETUP_ONLY] === 'true') {
+    const database = await openDatabase(config.database)
+    await database.migrate()
+    await database.close()
+    return
+  }
+  setUpEmbeddedApart(config)
 
   const database = await openDatabase(config.database)
   // Under WEB_CONCURRENCY the primary migrated before forking.

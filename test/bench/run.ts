@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { postgres } from '../../db/postgres.js'
 import { loadConfig } from '../../src/config.js'
 import { signToken } from '../../src/lib/jwt-keys.js'
-import { buildService } from './build.js'
+import { buildService } from '../../src/cli/build.js'
 import type { LoadJob, LoadResult } from './load.js'
 import type { StormJob, StormResult } from './storm.js'
 
@@ -195,6 +195,56 @@ async function eventLatency(base: string, admin: { token: string }, acc: string,
     return { samples: sent.size, arrived: delays.length, p50: q(0.5), p99: q(0.99), met: delays.length === sent.size && (q(0.99) ?? Infinity) < 1000 }
   }
   return { stream: summary(streamArrivals), webhook: summary(webhookArrivals) }
+}
+
+/** Resident memory now and at its peak, in MB (the process alone). */
+function residentMb(pid: number): { now: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1])
+  return { now: Math.round(kb('VmRSS') / 1024), peak: Math.round(kb('VmHWM') / 1024) }
+}
+
+/**
+ * The newcomer's first impression: `npm start`'s compiled service on the embedded database in a
+ * new data folder (its setup runs in a child process), under a load of effective-settings reads
+ * at 20 connections, then started again on the same folder.
+ */
+async function embeddedRss(bundle: string) {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'consentry-bench-embedded-'))
+  const start = async () => {
+    const child = spawnTs(bundle, { DATABASE_URL: '', DATA_DIR: dataDir, PORT: '0', LOG_LEVEL: 'warn', JWT_SECRET: SECRET, RATE_LIMIT_PER_MINUTE: '0', RATE_LIMIT_ANON_PER_MINUTE: '0' })
+    // The start-up lines end with a try-it line: the demo admin's token and the address.
+    const tryLine = await firstLine(child, /Try:\s+curl/)
+    const [, token, base] = /Bearer ([^"]+)" (http:\/\/[^/]+)\/v1\/me/.exec(tryLine)!
+    // Settle: the first background jobs run right after the listening lines.
+    await new Promise((resolve) => setTimeout(resolve, 2000))
+    return { child, token: token!, base: base!.replace('localhost', '127.0.0.1'), rss: residentMb(child.pid!) }
+  }
+  const stop = async (child: ChildProcess) => {
+    child.kill('SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
+  }
+  try {
+    const first = await start()
+    await stop(first.child)
+    const second = await start()
+    const job = { url: `${second.base}/v1/me/settings/effective`, method: 'GET' as const, token: second.token, connections: 20, seconds: quick ? 3 : 10 }
+    const underLoad = await runJson<LoadResult>('test/bench/load.ts', job)
+    const loaded = residentMb(second.child.pid!)
+    await stop(second.child)
+    return {
+      firstStartMb: first.rss.now,
+      firstStartPeakMb: first.rss.peak,
+      restartMb: second.rss.now,
+      underLoadMb: loaded.now,
+      peakMb: loaded.peak,
+      loadReqPerSecond: Math.round(underLoad.requestsPerSecond),
+      loadFailed: underLoad.non2xx + underLoad.errors,
+      met: second.rss.now < 300,
+    }
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true })
+  }
 }
 
 interface Scenario {
@@ -425,6 +475,8 @@ async function main() {
       (select count(*)::int from participants where account_id = ${acc} and meeting_id = ${stormMeeting}) as joined
       from consent_records where account_id = ${acc} and meeting_id = ${stormMeeting}`
     const rssMb = peakRssMb(service.pid!)
+    log('embedded database: first start, restart, load')
+    const embedded = !wanted('embedded') ? null : await embeddedRss(await buildService(ROOT, 'consentry-bench-embedded'))
 
     // The report.
     const pgVersion = (await db`show server_version`)[0]!.server_version as string
@@ -518,6 +570,7 @@ async function main() {
       eventDeliveryMs: delivery,
       peakRssMb: Math.round(rssMb),
       peakRssMet: rssMb < 200,
+      embeddedRssMb: embedded,
     }
     const resultsDir = path.join(ROOT, 'test', 'bench', 'results')
     mkdirSync(resultsDir, { recursive: true })
@@ -530,7 +583,7 @@ async function main() {
     for (const r of table) {
       const ceiling = 'ceilingReqPerSecond' in r ? r.ceilingReqPerSecond : ''
       const cpu = 'cpuPerRequest' in r && r.cpuPerRequest ? `${r.cpuPerRequest.serviceMs}, ${r.cpuPerRequest.postgresMs ?? '?'}` : ''
-      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(ceiling, 9)}${pad(`${r.ratio} of ${r.of}`, 15)}${pad(r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`, 14)}${cpu}`)
+      console.log(`${pad(r.scenario, 62)}${pad(r.reqPerSecond, 8)}${pad(r.p50Ms, 8)}${pad(r.p99Ms, 8)}${pad(ceiling, 9)}${pad(`${r.ratio} of ${r.of}`, 15)}${pad(r.target === null ? '' : `>= ${r.target} ${r.met ? 'met' : 'MISSED'}`, 16)}${cpu}`)
     }
     console.log(`sustained decisions, req/s per 10 s: ${sustainedRow.slicesReqPerSecond.join(', ')} (lowest ${sustainedRow.lowestSliceOfFirst} of the first; target >= 0.8 ${sustainedRow.met ? 'met' : 'MISSED'})`)
     console.log(
@@ -543,6 +596,12 @@ async function main() {
       for (const [what, d] of [['SSE stream', delivery.stream], ['webhook receiver', delivery.webhook]] as const) {
         console.log(`withdrawal to ${what}: p50 ${d.p50} ms, p99 ${d.p99} ms, ${d.arrived} of ${d.samples} arrived, beside a consent POST load (target p99 < 1000 ms: ${d.met ? 'met' : 'MISSED'})`)
       }
+    }
+    if (embedded) {
+      console.log(
+        `embedded database (npm start's compiled service): RSS ${embedded.firstStartMb} MB after a first start (peak ${embedded.firstStartPeakMb} MB), ${embedded.restartMb} MB after a restart, ` +
+          `${embedded.underLoadMb} MB after ${quick ? 3 : 10} s of effective settings at 20 connections (${embedded.loadReqPerSecond} req/s${embedded.loadFailed ? `, ${embedded.loadFailed} failed` : ''}; peak ${embedded.peakMb} MB) (target < 300 MB after a restart: ${embedded.met ? 'met' : 'MISSED'})`,
+      )
     }
     console.log(`peak RSS of the service${workers > 1 ? ` (${workers} workers and their primary, added up)` : ''}: ${results.peakRssMb} MB (target < 200 MB: ${results.peakRssMet ? 'met' : 'MISSED'})`)
     await db.end()

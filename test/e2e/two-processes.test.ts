@@ -10,7 +10,7 @@ import { createTenant, TEST_RECEIPT_KEY, TEST_SECRET, type TestApp, testConfig, 
 import { checkResponse } from '../helpers/openapi.js'
 
 // Issue 18, item 4: stateless processes. Two real service processes (`node --import tsx
-// src/server.ts`, as `npm start` runs it) on one PostgreSQL database, each on its own loopback
+// src/server.ts`, as `npm run dev` runs it) on one PostgreSQL database, each on its own loopback
 // port, and what one writes the other answers from at once: nothing a process keeps in memory
 // (its caches) changes an answer, because every cache follows the database's NOTIFY. Also
 // `WEB_CONCURRENCY=2` runs two workers on one port.

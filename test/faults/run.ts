@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { postgres } from '../../db/postgres.js'
 import { loadConfig } from '../../src/config.js'
 import { signToken } from '../../src/lib/jwt-keys.js'
-import { buildService } from '../bench/build.js'
+import { buildService } from '../../src/cli/build.js'
 
 // `npm run faults` (PostgreSQL only; .ci/run runs it after `npm test`, never inside it, since it
 // restarts the shared server): the faults a deployment meets, survived. Each phase runs against
