@@ -105,6 +105,9 @@ export const consentRecords = pgTable(
     primaryKey({ columns: [t.accountId, t.id] }),
     index('consent_records_user_idx').on(t.accountId, t.userId, t.scope, t.at),
     index('consent_records_meeting_idx').on(t.accountId, t.meetingId, t.scope, t.at),
+    // A consent POST asks whether the participant answered the scope themself (rule: a proxy never
+    // overrides an adult): without this it scanned every record of the account, the storm's slowest statement.
+    index('consent_records_participant_idx').on(t.accountId, t.participantId, t.scope, t.at),
     uniqueIndex('consent_records_request_key_unique').on(t.accountId, t.requestKey).where(sql`${t.requestKey} is not null`),
     // The meeting FK also makes every consent insert take a key-share lock on the meeting row,
     // which a store's FOR UPDATE waits for: a withdrawal that commits first always wins (rule 8).

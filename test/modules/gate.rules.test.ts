@@ -1161,6 +1161,62 @@ t.test('the decision route costs at most two database round trips, for a meeting
   t.ok(second.queries.length <= 2, `at most two round trips (saw ${second.queries.length})`, { queries: second.queries })
 })
 
+t.test('issue 14, lever 5: the decision reads only what stands at its window: a long history before it, stays that ended before it and records after it change nothing', async (t) => {
+  const ctx = await setup(t)
+  const { tenant, joinUser, leave, consent, decide, store } = ctx
+  const ada = await tenant.user(['member'])
+  const bob = await tenant.user(['member'])
+  const cy = await tenant.user(['member'])
+  const pAda = await joinUser(ada.token, 1 * S)
+  const pBob = await joinUser(bob.token, 1 * S)
+  const pCy = await joinUser(cy.token, 1 * S)
+  // Ada changes her mind four times before the window; her last answer (a grant at 6 s) stands.
+  let adaLatest: any
+  for (const [i, decision] of (['granted', 'withdrawn', 'granted', 'withdrawn', 'granted'] as const).entries()) {
+    adaLatest = await consent(ada.token, pAda, 'recording', decision, (2 + i) * S, decision === 'granted' ? {} : { noticeVersionId: ctx.notice.recording!.versionId })
+  }
+  await consent(bob.token, pBob, 'recording', 'granted', 2 * S)
+  await consent(bob.token, pBob, 'recording', 'withdrawn', 7 * S)
+  // Cy never answers, and leaves before the window: not captured, not a violation.
+  await leave(pCy, cy.token, 8 * S)
+
+  verdict(
+    t,
+    await decide({ scope: 'recording', startedAt: I(10 * S), endedAt: I(20 * S) }),
+    { allowed: false, captured: [pAda, pBob], violations: [{ participantId: pBob, rule: 'withdrawn', at: I(7 * S) }] },
+    'the answer standing at the window start counts, not an earlier one',
+  )
+  verdict(
+    t,
+    await decide({ scope: 'recording', startedAt: I(3 * S + 500), endedAt: I(20 * S) }),
+    {
+      allowed: false,
+      captured: [pAda, pBob, pCy],
+      violations: [
+        { participantId: pAda, rule: 'withdrawn', at: I(3 * S) },
+        { participantId: pBob, rule: 'withdrawn', at: I(7 * S) },
+        { participantId: pCy, rule: 'consent_missing', at: I(3 * S + 500) },
+      ],
+    },
+    'a window opening inside the history sees the answer standing then',
+  )
+  const bobAgain = await consent(bob.token, pBob, 'recording', 'granted', 12 * S)
+  // Ada withdraws after the window's end: the window is still allowed, one reaching past it is not.
+  await consent(ada.token, pAda, 'recording', 'withdrawn', 25 * S)
+  verdict(t, await decide({ scope: 'recording', startedAt: I(12 * S), endedAt: I(25 * S) }), { allowed: true, captured: [pAda, pBob] }, 'a record at or after the window end changes nothing')
+  verdict(
+    t,
+    await decide({ scope: 'recording', startedAt: I(12 * S), endedAt: I(25 * S + 1) }),
+    { allowed: false, violations: [{ participantId: pAda, rule: 'withdrawn', at: I(25 * S) }] },
+    'one millisecond later it does',
+  )
+  await storedRecording(t, ctx, await store({ startedAt: I(12 * S), endedAt: I(20 * S) }, 30 * S), {
+    window: [I(12 * S), I(20 * S)],
+    captured: [pAda, pBob],
+    reliedOn: [adaLatest.id, bobAgain.id],
+  })
+})
+
 t.test('who may ask the gate: recorder, host and admin; an attendee is 403; another account is 404; nothing is stored', async (t) => {
   const ctx = await setup(t)
   const { tenant, host, joinUser, consent, post, api } = ctx

@@ -167,9 +167,12 @@ export function decide(facts: GateFacts, request: GateRequest): GateOutcome {
     const instants = new Set<number>([ms(span.from)])
     for (const r of records) if (ms(r.at) > ms(span.from) && ms(r.at) < ms(span.to)) instants.add(ms(r.at))
     for (const v of facts.versions) if (ms(v.publishedAt) > ms(span.from) && ms(v.publishedAt) < ms(span.to)) instants.add(ms(v.publishedAt))
+    // The instants ascend, so the record standing at each is found by walking the list once.
+    let standing = -1
     for (const t of [...instants].sort((a, b) => a - b)) {
       const at = new Date(t)
-      const latest = latestAt(records, t)
+      while (standing + 1 < records.length && ms(records[standing + 1]!.at) <= t) standing++
+      const latest = standing >= 0 ? records[standing] : undefined
       if (!latest) return { participantId, rule: 'consent_missing', at, detail: `No ${request.scope} consent on record` }
       // Rule 3: a withdrawal or a refusal ends the permission from its own instant.
       if (latest.decision === 'withdrawn' || latest.decision === 'declined') {
@@ -247,15 +250,6 @@ function switchViolation(request: GateRequest): Violation | undefined {
     return on[request.kind] ? undefined : { participantId: null, rule: 'recording_disabled', at, detail: `${request.kind} recording is off for this meeting (recording.${request.kind}.enabled)` }
   }
   return on.cloud || on.local ? undefined : { participantId: null, rule: 'recording_disabled', at, detail: 'Recording is off for this meeting (recording.cloud.enabled, recording.local.enabled)' }
-}
-
-function latestAt(records: FactRecord[], t: number): FactRecord | undefined {
-  let latest: FactRecord | undefined
-  for (const r of records) {
-    if (ms(r.at) > t) break
-    latest = r
-  }
-  return latest
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {

@@ -3,14 +3,20 @@ import type { Db, Executor } from '../../../db/client.js'
 import { accounts, consentGrants } from '../../../db/schema/index.js'
 import { type ChainRow, chainRowsQuery, toChain } from '../settings/settings.repository.js'
 import { accountLayerOf, type Chain, resolveValues } from '../settings/settings.resolve.js'
-import type { DecisionScope, FactRecord, FactVersion, GateFacts } from './gate.decision.js'
+import type { DecisionScope, FactRecord, FactVersion, GateFacts, Span } from './gate.decision.js'
 
 type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date | null ? string | null : T[K] }
 
 // Everything the decision needs about one meeting and scope, in one statement: the meeting, its
-// settings chain, participants (with the user's guardian consent), presence, the scope's consent
-// records and the kind's notice versions. Columns are written out qualified by alias: drizzle renders a column object inside a
-// `sql` template unqualified, which inside these subqueries would bind to the wrong table.
+// settings chain, participants (with a minor's user's guardian consent), presence, the scope's
+// consent records and the kind's notice versions. Columns are written out qualified by alias:
+// drizzle renders a column object inside a `sql` template unqualified, which inside these
+// subqueries would bind to the wrong table.
+//
+// Only the facts that can matter between `from` and `to` (the earliest and latest instant the
+// decision looks at) are read: stays that overlap them, and of the records each participant's
+// last one at or before `from` (what stands when the window opens) and those inside. A long
+// meeting whose participants answered many times moves what one window needs, not its history.
 //
 // The three per-participant lists are the bulk of the answer (a 100-participant meeting: 300
 // items): each is a JSON array of arrays, instants as epoch milliseconds, written by string
@@ -20,14 +26,15 @@ type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date 
 // word, so none needs escaping; anything else would fail JSON.parse rather than be misread.
 /** An instant as epoch milliseconds. */
 const ms = (column: string) => `(date_part('epoch', ${column}) * 1000)::bigint`
-const jsonString = (text: string) => `coalesce('"' || ${text} || '"', 'null')`
-const jsonValue = (expression: string) => `coalesce((${expression})::text, 'null')`
-const jsonList = (fields: string[], order = '') =>
-  sql.raw(`coalesce('[' || string_agg('[' || ${fields.join(" || ',' || ")} || ']', ','${order}) || ']', '[]')`)
+const jsonList = (item: string, order = '') => sql.raw(`coalesce('[' || string_agg(${item}, ','${order}) || ']', '[]')`)
 const DEVICE_KEYS = ['permissions.camera', 'permissions.microphone'] as const
 const DEVICE_KEYS_SQL = sql.raw(DEVICE_KEYS.map((key) => `'${key}'`).join(', '))
 const accountId = sql.placeholder('accountId')
 const meetingId = sql.placeholder('meetingId')
+const scope = sql.placeholder('scope')
+const from = sql`${sql.placeholder('from')}::timestamptz`
+const to = sql`${sql.placeholder('to')}::timestamptz`
+const RECORD_COLUMNS = sql.raw('r.id, r.participant_id, r.decision, r.method, r.notice_version_id, r.at, r.seq')
 const FACTS = {
   meeting: sql<Json<MeetingRef> | null>`(
     select json_build_object('accountId', m.account_id, 'id', m.id, 'hostUserId', m.host_user_id, 'status', m.status)
@@ -39,19 +46,27 @@ const FACTS = {
       userId: sql`(select m2.host_user_id from meetings m2 where m2.account_id = ${accountId} and m2.id = ${meetingId})`,
       meetingId,
     })}) c)`,
+  // A guardian's consent counts for minors only: adults' users are not looked up.
   participants: sql<string>`(
-    select ${jsonList([jsonString('p.id'), jsonString('p.user_id'), jsonValue('p.is_minor'), jsonValue(ms('u.guardian_consent_at'))])}
-    from participants p left join users u on u.account_id = p.account_id and u.id = p.user_id
+    select ${jsonList(`'["' || p.id || '",' || coalesce('"' || p.user_id || '"', 'null') || ',' || p.is_minor || ',' || coalesce(${ms('u.guardian_consent_at')}::text, 'null') || ']'`)}
+    from participants p left join users u on p.is_minor and u.account_id = p.account_id and u.id = p.user_id
     where p.account_id = ${accountId} and p.meeting_id = ${meetingId})`,
   stays: sql<string>`(
-    select ${jsonList([jsonString('s.participant_id'), jsonValue(ms('s.joined_at')), jsonValue(ms('s.left_at'))], ' order by s.joined_at')}
+    select ${jsonList(`'["' || s.participant_id || '",' || ${ms('s.joined_at')} || ',' || coalesce(${ms('s.left_at')}::text, 'null') || ']'`, ' order by s.joined_at')}
     from presence_intervals s
-    where s.account_id = ${accountId} and s.meeting_id = ${meetingId})`,
+    where s.account_id = ${accountId} and s.meeting_id = ${meetingId} and s.joined_at < ${to} and (s.left_at is null or s.left_at > ${from}))`,
   records: sql<string>`(
-    select ${jsonList([jsonString('r.id'), jsonString('r.participant_id'), jsonString('r.decision'), jsonString('r.method'), jsonString('r.notice_version_id'), jsonValue(ms('r.at'))], ' order by r.at, r.seq')}
-    from consent_records r
-    where r.account_id = ${accountId} and r.meeting_id = ${meetingId}
-      and r.scope = ${sql.placeholder('scope')} and r.participant_id is not null)`,
+    select ${jsonList(`'["' || concat_ws('","', x.id, x.participant_id, x.decision, x.method) || '",' || coalesce('"' || x.notice_version_id || '"', 'null') || ',' || ${ms('x.at')} || ']'`, ' order by x.at, x.seq')}
+    from (
+      select ${RECORD_COLUMNS} from consent_records r
+       where r.account_id = ${accountId} and r.meeting_id = ${meetingId} and r.scope = ${scope}
+         and r.participant_id is not null and r.at > ${from} and r.at < ${to}
+      union all
+      select b.* from participants p cross join lateral (
+        select ${RECORD_COLUMNS} from consent_records r
+         where r.account_id = p.account_id and r.participant_id = p.id and r.scope = ${scope} and r.at <= ${from}
+         order by r.at desc, r.seq desc limit 1) b
+       where p.account_id = ${accountId} and p.meeting_id = ${meetingId}) x)`,
   // Device permissions set for the participants' users below the account layer (their groups and
   // their own), so each participant's effective camera and microphone resolve like anyone's.
   permissions: sql<(ChainRow & { participant_id: string })[]>`(
@@ -79,7 +94,7 @@ const FACTS = {
     select coalesce(json_agg(json_build_object('id', v.id, 'noticeId', v.notice_id, 'version', v.version,
       'requiresReconsent', v.requires_reconsent, 'publishedAt', v.published_at) order by v.published_at), '[]'::json)
     from notice_versions v
-    where v.account_id = ${accountId} and v.kind = ${sql.placeholder('scope')})`,
+    where v.account_id = ${accountId} and v.kind = ${scope})`,
 }
 
 const date = (value: string) => new Date(value)
@@ -148,11 +163,14 @@ export function createGateRepository(db: Db) {
   const facts = db.select(FACTS).from(accounts).where(eq(accounts.id, sql.placeholder('accountId'))).prepare('gate_facts')
 
   return {
-    /** One round trip; inside a store's transaction it reads what committed before it. */
-    async facts(accountId: string, meetingId: string, scope: DecisionScope, tx?: Executor): Promise<LoadedFacts> {
+    /**
+     * One round trip; inside a store's transaction it reads what committed before it. `within`:
+     * the earliest and the latest instant the decision will look at.
+     */
+    async facts(accountId: string, meetingId: string, scope: DecisionScope, within: Span, tx?: Executor): Promise<LoadedFacts> {
       // A transaction prepares the same statement on its own connection (postgres.js caches it there).
       const statement = tx ? tx.select(FACTS).from(accounts).where(eq(accounts.id, sql.placeholder('accountId'))).prepare('gate_facts') : facts
-      const rows = await statement.execute({ accountId, meetingId, scope })
+      const rows = await statement.execute({ accountId, meetingId, scope, from: within.from.toISOString(), to: within.to.toISOString() })
       return toFacts(rows[0]!)
     },
 

@@ -117,7 +117,15 @@ export function createGateService({ gate, meetings, supportGrants, clock }: Deps
     if (input.ended && input.window.to.getTime() > now.getTime() + CLOCK_SKEW_MS) {
       throw new ValidationError('The window has not ended yet', [{ pointer: '/body/endedAt', detail: 'must not be in the future' }])
     }
-    const facts = await gate.facts(accountId, meetingId, input.scope, options.tx)
+    // Every instant the decision looks at lies in the window or in a captured span (a transcript's segments).
+    let earliest = input.window.from.getTime()
+    let latest = input.window.to.getTime()
+    for (const span of (input.captured ?? []).flatMap((c) => c.spans ?? [])) {
+      earliest = Math.min(earliest, span.from.getTime())
+      latest = Math.max(latest, span.to.getTime())
+    }
+    const within = { from: new Date(earliest), to: new Date(latest) }
+    const facts = await gate.facts(accountId, meetingId, input.scope, within, options.tx)
     if (!facts.meeting) throw new NotFoundError('Meeting')
     options.authorize?.(facts.meeting, facts)
     const settings = resolveAll(facts.chain)
@@ -161,8 +169,8 @@ export function createGateService({ gate, meetings, supportGrants, clock }: Deps
      * answer then is notified or granted, to a version that still counts (the rules of notice mode).
      */
     async noticeShown(meeting: MeetingRow, participantId: string, scope: 'attention_tracking', at: Date, tx?: Executor): Promise<boolean> {
-      const facts = await gate.facts(meeting.accountId, meeting.id, scope, tx)
       const instant = { from: at, to: new Date(at.getTime() + 1) }
+      const facts = await gate.facts(meeting.accountId, meeting.id, scope, instant, tx)
       const outcome = decide(facts, { scope, mode: 'notice', window: instant, openUntil: instant.to, captured: [{ participantId, spans: [instant] }] })
       return outcome.violations.every((v) => v.rule === 'minor_without_guardian')
     },

@@ -1,0 +1,1 @@
+CREATE INDEX "consent_records_participant_idx" ON "consent_records" USING btree ("account_id","participant_id","scope","at");
