@@ -185,7 +185,7 @@ export function createServices(
     },
     /** The in-memory lookups; the app keeps them true by listening to the database. */
     cache,
-    repositories: { accounts, users, meetings, idempotency: createIdempotencyRepository(database.db) },
+    repositories: { accounts, users, meetings, consents: consentRecords, idempotency: createIdempotencyRepository(database.db) },
     blobs,
   }
 }

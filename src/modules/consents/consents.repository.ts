@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { ATTESTED_METHOD_LIST, accounts, consentClientDetails, consentRecords } from '../../../db/schema/index.js'
+import { GroupCommit } from '../../lib/group-commit.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
 export type ConsentRow = typeof consentRecords.$inferSelect
@@ -120,6 +121,78 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     where ${ph('userAgent')}::text is not null or ${ph('clientNetwork')}::text is not null`)
   const recordMeetingConsent = db.with(locked, inserted, audited, client).select().from(inserted).prepare('consent_record_meeting')
 
+  // Group commit (the join storm's writes): the records of concurrent requests in one statement
+  // and one commit, each request answered with its own row. The same rules as the statement
+  // above, per row: the meetings are locked before any instant is taken, and the instants are
+  // taken in arrival order (PostgreSQL evaluates a volatile function of the select list after its
+  // ORDER BY, and the serial `seq` follows the same order), so a withdrawal sent after a grant in
+  // the same batch is stamped after it. Two rows with one request key: the second writes nothing.
+  const batchInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
+      n integer, account_id uuid, id uuid, audit_id uuid, actor_type text, actor_id text, user_id uuid, meeting_id uuid, participant_id uuid,
+      scope text, decision text, method text, notice_version_id uuid, guardian_name text, recorded_by text, at timestamptz,
+      user_agent text, client_network text, request_key text, receipt_kid text)`)
+  const batchLocked = db.$with('locked', {}).as(sql`select m.account_id, m.id from meetings m
+      where (m.account_id, m.id) in (select distinct x.account_id, x.meeting_id from input x) for key share`)
+  const batchInserted = db.$with('inserted', getTableColumns(consentRecords)).as(sql`insert into consent_records
+      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, request_key, receipt_kid)
+    select x.account_id, x.id, x.user_id, l.id, x.participant_id, x.scope, x.decision, x.method, x.notice_version_id, x.guardian_name, x.recorded_by,
+      coalesce(x.at, date_trunc('milliseconds', clock_timestamp())), x.request_key, x.receipt_kid
+    from input x join locked l on l.account_id = x.account_id and l.id = x.meeting_id
+    order by x.n
+    on conflict (account_id, request_key) where request_key is not null do nothing
+    returning *`)
+  const batchAudited = db.$with('audited', {}).as(
+    audit.pendingFrom(sql`inserted i join input x on x.id = i.id`, {
+      accountId: sql`i.account_id`,
+      id: sql`x.audit_id`,
+      at: sql`i.at`,
+      actorType: sql`x.actor_type`,
+      actorId: sql`x.actor_id`,
+      action: 'consent.recorded',
+      targetType: 'participant',
+      targetId: sql`i.participant_id::text`,
+      details: sql`jsonb_build_object('meetingId', i.meeting_id, 'recordId', i.id, 'scope', i.scope, 'decision', i.decision, 'method', i.method, 'noticeVersionId', i.notice_version_id)`,
+    }),
+  )
+  const batchClient = db.$with('client', {}).as(sql`insert into consent_client_details (account_id, record_id, user_agent, client_network)
+    select i.account_id, i.id, x.user_agent, x.client_network from inserted i join input x on x.id = i.id
+    where x.user_agent is not null or x.client_network is not null`)
+  const recordMeetingConsents = db.with(batchInput, batchLocked, batchInserted, batchAudited, batchClient).select().from(batchInserted).prepare('consent_record_meetings')
+
+  const one = async (input: MeetingConsentInput): Promise<ConsentRow | undefined> => {
+    const { actor, ...values } = input
+    // A raw placeholder gets no column mapping: the instant goes as ISO text.
+    const [row] = await recordMeetingConsent.execute({ ...values, at: values.at?.toISOString() ?? null, actorType: actor.type, actorId: actor.id })
+    return row
+  }
+  const many = async (inputs: MeetingConsentInput[]): Promise<(ConsentRow | undefined)[]> => {
+    const rows = inputs.map((input, n) => ({
+      n,
+      account_id: input.accountId,
+      id: input.id,
+      audit_id: input.auditId,
+      actor_type: input.actor.type,
+      actor_id: input.actor.id,
+      user_id: input.userId,
+      meeting_id: input.meetingId,
+      participant_id: input.participantId,
+      scope: input.scope,
+      decision: input.decision,
+      method: input.method,
+      notice_version_id: input.noticeVersionId,
+      guardian_name: input.guardianName,
+      recorded_by: input.recordedBy,
+      at: input.at?.toISOString() ?? null,
+      user_agent: input.userAgent,
+      client_network: input.clientNetwork,
+      request_key: input.requestKey,
+      receipt_kid: input.receiptKid,
+    }))
+    const written = new Map((await recordMeetingConsents.execute({ rows: JSON.stringify(rows) })).map((row) => [row.id, row]))
+    return inputs.map((input) => written.get(input.id))
+  }
+  const batcher = new GroupCommit(one, many)
+
   const latestOfParticipant = db
     .selectDistinctOn([consentRecords.scope])
     .from(consentRecords)
@@ -148,14 +221,12 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     },
 
     /**
-     * Appends a participant's consent record and its audit event in one statement. Undefined when
-     * the meeting is gone, or when a record with the same request key exists (a retry that ran again).
+     * Appends a participant's consent record and its audit event in one statement (with those of
+     * the requests that arrived with it: group commit). Undefined when the meeting is gone, or
+     * when a record with the same request key exists (a retry that ran again).
      */
-    async recordMeetingConsent(input: MeetingConsentInput): Promise<ConsentRow | undefined> {
-      const { actor, ...values } = input
-      // A raw placeholder gets no column mapping: the instant goes as ISO text.
-      const [row] = await recordMeetingConsent.execute({ ...values, at: values.at?.toISOString() ?? null, actorType: actor.type, actorId: actor.id })
-      return row
+    recordMeetingConsent(input: MeetingConsentInput): Promise<ConsentRow | undefined> {
+      return batcher.run(input)
     },
 
     /** Nothing is written when a record with the same request key exists (a retry that ran again). */

@@ -14,9 +14,11 @@ type Json<T> = { [K in keyof T]: T[K] extends Date ? string : T[K] extends Date 
 // subqueries would bind to the wrong table.
 //
 // Only the facts that can matter between `from` and `to` (the earliest and latest instant the
-// decision looks at) are read: stays that overlap them, and of the records each participant's
+// decision looks at) are sent: stays that overlap them, and of the records each participant's
 // last one at or before `from` (what stands when the window opens) and those inside. A long
 // meeting whose participants answered many times moves what one window needs, not its history.
+// (DISTINCT ON over the meeting's index measured as fast as reading every record for one record
+// per participant; a per-participant lateral lookup took half as long again.)
 //
 // The three per-participant lists are the bulk of the answer (a 100-participant meeting: 300
 // items): each is a JSON array of arrays, instants as epoch milliseconds, written by string
@@ -62,11 +64,10 @@ const FACTS = {
        where r.account_id = ${accountId} and r.meeting_id = ${meetingId} and r.scope = ${scope}
          and r.participant_id is not null and r.at > ${from} and r.at < ${to}
       union all
-      select b.* from participants p cross join lateral (
-        select ${RECORD_COLUMNS} from consent_records r
-         where r.account_id = p.account_id and r.participant_id = p.id and r.scope = ${scope} and r.at <= ${from}
-         order by r.at desc, r.seq desc limit 1) b
-       where p.account_id = ${accountId} and p.meeting_id = ${meetingId}) x)`,
+      (select distinct on (r.participant_id) ${RECORD_COLUMNS} from consent_records r
+        where r.account_id = ${accountId} and r.meeting_id = ${meetingId} and r.scope = ${scope}
+          and r.participant_id is not null and r.at <= ${from}
+        order by r.participant_id, r.at desc, r.seq desc)) x)`,
   // Device permissions set for the participants' users below the account layer (their groups and
   // their own), so each participant's effective camera and microphone resolve like anyone's.
   permissions: sql<(ChainRow & { participant_id: string })[]>`(

@@ -1,0 +1,55 @@
+// Group commit: the writes that arrive within one turn of the event loop go to the database as
+// one statement and one commit, and each caller is answered with its own result after it. A
+// write alone goes by itself (nothing waits for company). When the statement of a batch fails
+// (a constraint one row broke), every write of it is tried again alone, so one bad row is
+// answered with its own error and never fails the others.
+
+interface Waiting<I, O> {
+  input: I
+  resolve: (output: O) => void
+  reject: (error: unknown) => void
+}
+
+export class GroupCommit<I, O> {
+  private waiting: Waiting<I, O>[] = []
+  private scheduled = false
+
+  constructor(
+    private readonly one: (input: I) => Promise<O>,
+    /** Answers in the order of its inputs (which is their order of arrival). */
+    private readonly many: (inputs: I[]) => Promise<O[]>,
+    private readonly maxBatch = 200,
+  ) {}
+
+  run(input: I): Promise<O> {
+    return new Promise<O>((resolve, reject) => {
+      this.waiting.push({ input, resolve, reject })
+      if (!this.scheduled) {
+        this.scheduled = true
+        // After the I/O callbacks of this turn: every request that arrived with this one has queued.
+        setImmediate(() => this.flush())
+      }
+    })
+  }
+
+  private flush() {
+    this.scheduled = false
+    while (this.waiting.length > 0) void this.write(this.waiting.splice(0, this.maxBatch))
+  }
+
+  private async write(batch: Waiting<I, O>[]) {
+    if (batch.length === 1) {
+      const [only] = batch
+      return this.one(only!.input).then(only!.resolve, only!.reject)
+    }
+    let outputs: O[]
+    try {
+      outputs = await this.many(batch.map((w) => w.input))
+    } catch {
+      // Each alone: the row that broke the statement gets its own error, the others their rows.
+      await Promise.all(batch.map((w) => this.one(w.input).then(w.resolve, w.reject)))
+      return
+    }
+    batch.forEach((w, i) => w.resolve(outputs[i]!))
+  }
+}
