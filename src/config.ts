@@ -109,7 +109,7 @@ export interface Config {
   logLevel: z.infer<typeof EnvSchema>['LOG_LEVEL']
   bodyLimit: number
   uploadLimit: number
-  /** Requests a process works on at once; more are answered 503 with Retry-After (0: no limit). */
+  /** Requests a process works on at once; more wait in inFlightQueue, past it 503 with Retry-After (0: no limit). */
   maxInFlight: number
   /** Requests that wait for a slot past maxInFlight, and for how long, before they are shed. */
   inFlightQueue: { queue: number; queueWaitMs: number }

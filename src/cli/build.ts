@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, rmSync } from 'node:fs'
+import { cpSync, mkdirSync, renameSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
@@ -12,12 +12,14 @@ import { build } from 'esbuild'
 
 export async function buildService(root: string, name = 'consentry-bench'): Promise<string> {
   const outDir = path.join(root, 'node_modules', '.cache', name)
-  rmSync(outDir, { recursive: true, force: true })
   mkdirSync(outDir, { recursive: true })
   const outfile = path.join(outDir, 'server.mjs')
+  // Written aside and renamed: a service already running from this file (another `npm start` on
+  // this checkout, a cluster primary forking a new worker) never reads a half-written one.
+  const written = `${outfile}.${process.pid}.tmp`
   await build({
     entryPoints: [path.join(root, 'src', 'server.ts')],
-    outfile,
+    outfile: written,
     bundle: true,
     packages: 'external',
     platform: 'node',
@@ -25,7 +27,8 @@ export async function buildService(root: string, name = 'consentry-bench'): Prom
     target: 'node20',
     logLevel: 'warning',
   })
-  cpSync(path.join(root, 'db', 'migrations'), path.join(outDir, 'migrations'), { recursive: true })
+  renameSync(written, outfile)
+  cpSync(path.join(root, 'db', 'migrations'), path.join(outDir, 'migrations'), { recursive: true, force: true })
   return outfile
 }
 

@@ -1,8 +1,10 @@
 // Group commit: the writes that arrive within one turn of the event loop go to the database as
 // one statement and one commit, and each caller is answered with its own result after it. A
 // write alone goes by itself (nothing waits for company). When the statement of a batch fails
-// (a constraint one row broke), every write of it is tried again alone, so one bad row is
-// answered with its own error and never fails the others.
+// (a constraint one row broke), every write of it is tried again alone, one after another in
+// arrival order, so one bad row is answered with its own error and never fails the others, and
+// a withdrawal that arrived after a grant is still written after it. The chunks of a turn that
+// brought more than `maxBatch` writes go one after another for the same reason.
 
 interface Waiting<I, O> {
   input: I
@@ -34,20 +36,23 @@ export class GroupCommit<I, O> {
 
   private flush() {
     this.scheduled = false
-    while (this.waiting.length > 0) void this.write(this.waiting.splice(0, this.maxBatch))
+    const turn = this.waiting
+    this.waiting = []
+    void (async () => {
+      for (let start = 0; start < turn.length; start += this.maxBatch) await this.write(turn.slice(start, start + this.maxBatch))
+    })()
   }
 
+  /** Settles every caller of the batch; never throws. */
   private async write(batch: Waiting<I, O>[]) {
-    if (batch.length === 1) {
-      const [only] = batch
-      return this.one(only!.input).then(only!.resolve, only!.reject)
-    }
+    const alone = (w: Waiting<I, O>) => this.one(w.input).then(w.resolve, w.reject)
+    if (batch.length === 1) return alone(batch[0]!)
     let outputs: O[]
     try {
       outputs = await this.many(batch.map((w) => w.input))
     } catch {
-      // Each alone: the row that broke the statement gets its own error, the others their rows.
-      await Promise.all(batch.map((w) => this.one(w.input).then(w.resolve, w.reject)))
+      // Each alone, in arrival order: the row that broke the statement gets its own error, the others their rows.
+      for (const w of batch) await alone(w)
       return
     }
     batch.forEach((w, i) => w.resolve(outputs[i]!))

@@ -126,6 +126,24 @@ t.test('one row that fails is answered alone; the others are written', async (t)
   t.same(await stored(bad), [], 'nothing of the failing row')
 })
 
+t.test('when a batch fails, its rows are written alone in arrival order: a withdrawal after a grant still stands', async (t) => {
+  const { consents, input, guest, stored } = await setup(t)
+  const p = await guest('Ada')
+  const bad = await guest('Bob')
+  const sequence: ConsentRow['decision'][] = ['granted', 'withdrawn', 'granted', 'withdrawn']
+  const inputs = sequence.map((decision) => input(p, decision))
+  // The failing row sits in the middle of Ada's answers.
+  const batch = [inputs[0]!, input(bad, 'granted', { noticeVersionId: '0190a6f0-0000-7000-8000-000000000000' }), ...inputs.slice(1)]
+  const results = await Promise.allSettled(batch.map((i) => consents.recordMeetingConsent(i)))
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled', 'fulfilled', 'fulfilled'],
+  )
+  const rows = await stored(p)
+  t.same(rows.map((r) => r.id), inputs.map((i) => i.id), 'written in the order they arrived')
+  t.equal(rows.at(-1)!.decision, 'withdrawn', 'the last answer sent stands')
+})
+
 t.test('two requests with one key in a batch write one record; the other is answered with nothing (the service replays the first)', async (t) => {
   const { consents, input, guest, stored } = await setup(t)
   const p = await guest('A')

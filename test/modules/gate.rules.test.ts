@@ -1217,6 +1217,34 @@ t.test('issue 14, lever 5: the decision reads only what stands at its window: a 
   })
 })
 
+t.test('issue 14, lever 5: a stay that ends exactly as the window opens, or starts exactly as it closes, is not captured', async (t) => {
+  const ctx = await setup(t)
+  const { tenant, joinUser, leave, consent, decide } = ctx
+  const ada = await tenant.user(['member'])
+  const dan = await tenant.user(['member'])
+  const eve = await tenant.user(['member'])
+  const pAda = await joinUser(ada.token, 1 * S)
+  await consent(ada.token, pAda, 'recording', 'granted', 2 * S)
+  const pDan = await joinUser(dan.token, 1 * S)
+  await leave(pDan, dan.token, 10 * S)
+  ctx.clock.set(20 * S)
+  const pEve = await joinUser(eve.token, 20 * S)
+  verdict(t, await decide({ scope: 'recording', startedAt: I(10 * S), endedAt: I(20 * S) }), { allowed: true, captured: [pAda] }, 'neither Dan (left at the start) nor Eve (joined at the end)')
+  verdict(
+    t,
+    await decide({ scope: 'recording', startedAt: I(10 * S - 1), endedAt: I(20 * S + 1) }),
+    {
+      allowed: false,
+      captured: [pAda, pDan, pEve],
+      violations: [
+        { participantId: pDan, rule: 'consent_missing', at: I(10 * S - 1) },
+        { participantId: pEve, rule: 'consent_missing', at: I(20 * S) },
+      ],
+    },
+    'one millisecond wider on each side: both',
+  )
+})
+
 t.test('who may ask the gate: recorder, host and admin; an attendee is 403; another account is 404; nothing is stored', async (t) => {
   const ctx = await setup(t)
   const { tenant, host, joinUser, consent, post, api } = ctx

@@ -112,6 +112,27 @@ t.test('a request that waited MAX_QUEUE_WAIT_MS is shed; a waiting client that l
   t.equal((await fetch(`${address}/v1/settings/catalog`)).status, 401, 'the next client is served')
 })
 
+t.test('a waiting request takes the slot of one whose client left before its answer', async (t) => {
+  const database = await testDatabase()
+  const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '1', MAX_QUEUED: '5', MAX_QUEUE_WAIT_MS: '60000' }), database, logger: false })
+  t.teardown(() => app.close())
+  const gates: (() => void)[] = []
+  app.get('/slow', { config: { public: true } }, () => new Promise<{ ok: true }>((resolve) => gates.push(() => resolve({ ok: true }))))
+  const address = await app.listen({ port: 0, host: '127.0.0.1' })
+  const controller = new AbortController()
+  const leaving = fetch(`${address}/slow`, { signal: controller.signal }).catch(() => 'gone')
+  while (gates.length < 1) await new Promise((resolve) => setTimeout(resolve, 2))
+  const waiting = fetch(`${address}/v1/settings/catalog`)
+  while (app.queued() < 1) await new Promise((resolve) => setTimeout(resolve, 2))
+  controller.abort()
+  t.equal(await leaving, 'gone')
+  t.equal((await waiting).status, 401, 'the waiting request was served (401: no token) once the slot came back')
+  t.equal(app.queued(), 0)
+  gates.shift()!()
+  for (let i = 0; i < 100 && app.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  t.equal(app.inFlight(), 0, 'no slot leaked or counted twice')
+})
+
 t.test('MAX_IN_FLIGHT=0 turns the bound off', async (t) => {
   const database = await testDatabase()
   const app = await buildApp({ config: testConfig({ MAX_IN_FLIGHT: '0' }), database, logger: false })

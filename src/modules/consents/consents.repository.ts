@@ -142,7 +142,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     on conflict (account_id, request_key) where request_key is not null do nothing
     returning *`)
   const batchAudited = db.$with('audited', {}).as(
-    audit.pendingFrom(sql`inserted i join input x on x.id = i.id`, {
+    audit.pendingFrom(sql`inserted i join input x on x.account_id = i.account_id and x.id = i.id order by x.n`, {
       accountId: sql`i.account_id`,
       id: sql`x.audit_id`,
       at: sql`i.at`,
@@ -155,7 +155,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     }),
   )
   const batchClient = db.$with('client', {}).as(sql`insert into consent_client_details (account_id, record_id, user_agent, client_network)
-    select i.account_id, i.id, x.user_agent, x.client_network from inserted i join input x on x.id = i.id
+    select i.account_id, i.id, x.user_agent, x.client_network from inserted i join input x on x.account_id = i.account_id and x.id = i.id
     where x.user_agent is not null or x.client_network is not null`)
   const recordMeetingConsents = db.with(batchInput, batchLocked, batchInserted, batchAudited, batchClient).select().from(batchInserted).prepare('consent_record_meetings')
 
