@@ -88,42 +88,11 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     .where(eq(accounts.id, ph('accountId')))
     .prepare('consent_context')
 
-  // Rule 8 in one statement: the meeting row is locked (key share, which a store's FOR UPDATE
-  // waits for) before the instant is taken, so the record's instant follows every store that
-  // decided before it. The audit event is inserted by the same statement and commits with it.
-  const locked = db.$with('locked', {}).as(
-    sql`select m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid for key share`,
-  )
-  const inserted = db.$with('inserted', getTableColumns(consentRecords)).as(sql`insert into consent_records
-      (account_id, id, user_id, meeting_id, participant_id, scope, decision, method, notice_version_id, guardian_name, recorded_by, at, request_key, receipt_kid)
-    select ${ph('accountId')}::uuid, ${ph('id')}::uuid, ${ph('userId')}::uuid, l.id, ${ph('participantId')}::uuid, ${ph('scope')}::text, ${ph('decision')}::text,
-      ${ph('method')}::text, ${ph('noticeVersionId')}::uuid, ${ph('guardianName')}::text, ${ph('recordedBy')}::text,
-      coalesce(${ph('at')}::timestamptz, date_trunc('milliseconds', clock_timestamp())), ${ph('requestKey')}::text, ${ph('receiptKid')}::text
-    from locked l
-    on conflict (account_id, request_key) where request_key is not null do nothing
-    returning *`)
-  const audited = db.$with('audited', {}).as(
-    audit.pendingFrom(sql`inserted i`, {
-      accountId: sql`i.account_id`,
-      id: sql`${ph('auditId')}::uuid`,
-      at: sql`i.at`,
-      actorType: sql`${ph('actorType')}::text`,
-      actorId: sql`${ph('actorId')}::text`,
-      action: 'consent.recorded',
-      targetType: 'participant',
-      targetId: sql`i.participant_id::text`,
-      details: sql`jsonb_build_object('meetingId', i.meeting_id, 'recordId', i.id, 'scope', i.scope, 'decision', i.decision, 'method', i.method, 'noticeVersionId', i.notice_version_id)`,
-    }),
-  )
-  // The client's details go beside the record, where erasure can delete them (the record is append-only).
-  const client = db.$with('client', {}).as(sql`insert into consent_client_details (account_id, record_id, user_agent, client_network)
-    select i.account_id, i.id, ${ph('userAgent')}::text, ${ph('clientNetwork')}::text from inserted i
-    where ${ph('userAgent')}::text is not null or ${ph('clientNetwork')}::text is not null`)
-  const recordMeetingConsent = db.with(locked, inserted, audited, client).select().from(inserted).prepare('consent_record_meeting')
-
-  // Group commit (the join storm's writes): the records of concurrent requests in one statement
-  // and one commit, each request answered with its own row. The same rules as the statement
-  // above, per row: the meetings are locked before any instant is taken, and the instants are
+  // Rule 8 in one statement, for the records of every request that arrived together (group
+  // commit: one statement and one commit, each request answered with its own row; a request
+  // alone is a batch of one). The meeting rows are locked (key share, which a store's FOR UPDATE
+  // waits for) before any instant is taken, so a record's instant follows every store that
+  // decided before it; the audit events and client details commit with the records. The instants are
   // taken in arrival order (PostgreSQL evaluates a volatile function of the select list after its
   // ORDER BY, and the serial `seq` follows the same order), so a withdrawal sent after a grant in
   // the same batch is stamped after it. Two rows with one request key: the second writes nothing.
@@ -159,12 +128,6 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     where x.user_agent is not null or x.client_network is not null`)
   const recordMeetingConsents = db.with(batchInput, batchLocked, batchInserted, batchAudited, batchClient).select().from(batchInserted).prepare('consent_record_meetings')
 
-  const one = async (input: MeetingConsentInput): Promise<ConsentRow | undefined> => {
-    const { actor, ...values } = input
-    // A raw placeholder gets no column mapping: the instant goes as ISO text.
-    const [row] = await recordMeetingConsent.execute({ ...values, at: values.at?.toISOString() ?? null, actorType: actor.type, actorId: actor.id })
-    return row
-  }
   const many = async (inputs: MeetingConsentInput[]): Promise<(ConsentRow | undefined)[]> => {
     const rows = inputs.map((input, n) => ({
       n,
@@ -191,7 +154,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     const written = new Map((await recordMeetingConsents.execute({ rows: JSON.stringify(rows) })).map((row) => [row.id, row]))
     return inputs.map((input) => written.get(input.id))
   }
-  const batcher = new GroupCommit(one, many)
+  const batcher = new GroupCommit(async (input: MeetingConsentInput) => (await many([input]))[0], many)
 
   const latestOfParticipant = db
     .selectDistinctOn([consentRecords.scope])
