@@ -1,6 +1,7 @@
 import { and, asc, eq, exists, getTableColumns, gt, gte, inArray, isNotNull, isNull, lt, or, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
 import { type CacheBus, ScopedCache } from '../../lib/cache.js'
+import { GroupCommit } from '../../lib/group-commit.js'
 import { meetings, participants, presenceIntervals, users } from '../../../db/schema/index.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
@@ -15,7 +16,7 @@ export type MeetingStatus = MeetingRow['status']
  */
 const participantDisplayName = sql<string>`coalesce(${participants.guestDisplayName}, ${users.displayName}, '')`
 
-/** A guest's join as joinGuest writes it: the participant, their first stay and the audit event. */
+/** A guest's join as joinGuest writes it: the participant, their first stay (unless they wait) and the audit event. */
 export interface GuestJoin {
   accountId: string
   meetingId: string
@@ -41,36 +42,65 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
   // A join and a meeting's effective settings read the row on every request, and its statement
   // re-checks what must be current (a join locks the meeting while live): from memory.
   const readable = new ScopedCache<MeetingRow>(cache, 20_000)
-  // A guest's join in one statement (the join storm's hot path): the meeting row is share-locked
-  // while live, so an end that races it waits and then closes this stay too; the participant,
-  // the stay and the audit event commit together. A guest is always a new participant, so no
-  // stay can be open already. No row back: the meeting is not live (any more).
-  const guestLocked = db.$with('locked', {}).as(
-    sql`select m.account_id, m.id from meetings m where m.account_id = ${ph('accountId')}::uuid and m.id = ${ph('meetingId')}::uuid and m.status = 'live' for share`,
-  )
+  // Guests' joins in one statement (the join storm's hot path), for every join that arrived with
+  // this one (group commit: one statement and one commit, each request answered with its own row;
+  // a join alone is a batch of one). The meeting rows are share-locked while live, so an end that
+  // races a join waits and then closes its stay too; the participants, their stays and the audit
+  // events commit together, in arrival order. A guest is always a new participant, so no stay can
+  // be open already. No row for a join whose meeting is not live (any more), nor for a second join
+  // with the same request key (a retry).
+  const guestInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
+      n integer, account_id uuid, meeting_id uuid, participant_id uuid, stay_id uuid, audit_id uuid, actor_type text, actor_id text,
+      display_name text, role text, is_minor boolean, joined_by text, waiting boolean, request_key text, at timestamptz)`)
+  const guestLocked = db.$with('locked', {}).as(sql`select m.account_id, m.id from meetings m
+      where (m.account_id, m.id) in (select distinct x.account_id, x.meeting_id from input x) and m.status = 'live' for share`)
   const guestParticipant = db.$with('participant', getTableColumns(participants)).as(sql`insert into participants
       (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, waiting_since, request_key, created_at)
-    select l.account_id, ${ph('participantId')}::uuid, l.id, null, ${ph('displayName')}::text, ${ph('role')}::text, ${ph('isMinor')}::boolean, ${ph('joinedBy')}::text,
-      case when ${ph('waiting')}::boolean then ${ph('at')}::timestamptz end, ${ph('requestKey')}::text, ${ph('at')}::timestamptz
-    from locked l
+    select x.account_id, x.participant_id, l.id, null, x.display_name, x.role, x.is_minor, x.joined_by,
+      case when x.waiting then x.at end, x.request_key, x.at
+    from input x join locked l on l.account_id = x.account_id and l.id = x.meeting_id
+    order by x.n
     on conflict (account_id, request_key) where request_key is not null do nothing
     returning *`)
   const guestStay = db.$with('stay', {}).as(sql`insert into presence_intervals (account_id, id, meeting_id, participant_id, joined_at)
-    select p.account_id, ${ph('stayId')}::uuid, p.meeting_id, p.id, ${ph('at')}::timestamptz from participant p where p.waiting_since is null`)
+    select p.account_id, x.stay_id, p.meeting_id, p.id, x.at from participant p join input x on x.account_id = p.account_id and x.participant_id = p.id
+    where p.waiting_since is null order by x.n`)
   const guestAudited = db.$with('audited', {}).as(
-    audit.pendingFrom(sql`participant p`, {
+    audit.pendingFrom(sql`participant p join input x on x.account_id = p.account_id and x.participant_id = p.id order by x.n`, {
       accountId: sql`p.account_id`,
-      id: sql`${ph('auditId')}::uuid`,
-      at: sql`${ph('at')}::timestamptz`,
-      actorType: sql`${ph('actorType')}::text`,
-      actorId: sql`${ph('actorId')}::text`,
+      id: sql`x.audit_id`,
+      at: sql`x.at`,
+      actorType: sql`x.actor_type`,
+      actorId: sql`x.actor_id`,
       action: 'participant.joined',
       targetType: 'meeting',
       targetId: sql`p.meeting_id::text`,
       details: sql`jsonb_build_object('participantId', p.id, 'role', p.role, 'guest', true, 'waiting', p.waiting_since is not null)`,
     }),
   )
-  const joinGuest = db.with(guestLocked, guestParticipant, guestStay, guestAudited).select().from(guestParticipant).prepare('meeting_join_guest')
+  const joinGuests = db.with(guestInput, guestLocked, guestParticipant, guestStay, guestAudited).select().from(guestParticipant).prepare('meeting_join_guests')
+  const manyGuests = async (inputs: GuestJoin[]): Promise<(ParticipantRow | undefined)[]> => {
+    const rows = inputs.map((input, n) => ({
+      n,
+      account_id: input.accountId,
+      meeting_id: input.meetingId,
+      participant_id: input.participantId,
+      stay_id: input.stayId,
+      audit_id: input.auditId,
+      actor_type: input.actor.type,
+      actor_id: input.actor.id,
+      display_name: input.displayName,
+      role: input.role,
+      is_minor: input.isMinor,
+      joined_by: input.joinedBy,
+      waiting: input.waiting,
+      request_key: input.requestKey,
+      at: input.at.toISOString(),
+    }))
+    const written = new Map((await joinGuests.execute({ rows: JSON.stringify(rows) })).map((row) => [row.id, row]))
+    return inputs.map((input) => written.get(input.participantId))
+  }
+  const guestBatcher = new GroupCommit(async (input: GuestJoin) => (await manyGuests([input]))[0], manyGuests)
 
   const byId = db
     .select()
@@ -246,14 +276,12 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     },
 
     /**
-     * The guest's participant row; undefined when the meeting is not live, or when a join with the
-     * same request key ran before (a retry). The caller chains the audit event.
+     * The guest's participant row, written with the joins that arrived with it (group commit);
+     * undefined when the meeting is not live, or when a join with the same request key ran before
+     * (a retry). The caller chains the audit event.
      */
-    async joinGuest(input: GuestJoin): Promise<ParticipantRow | undefined> {
-      const { actor, at, ...values } = input
-      // A raw placeholder gets no column mapping: the instant goes as ISO text.
-      const [row] = await joinGuest.execute({ ...values, at: at.toISOString(), actorType: actor.type, actorId: actor.id })
-      return row
+    joinGuest(input: GuestJoin): Promise<ParticipantRow | undefined> {
+      return guestBatcher.run(input)
     },
 
     /** False when the participant already has an open stay (the partial unique index decides). */

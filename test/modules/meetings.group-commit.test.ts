@@ -1,0 +1,158 @@
+import { and, asc, eq, inArray } from 'drizzle-orm'
+import t, { type Test } from 'tap'
+import { auditEntries, auditPending, participants, presenceIntervals } from '../../db/schema/index.js'
+import type { GuestJoin } from '../../src/modules/meetings/meetings.repository.js'
+import { newId } from '../../src/lib/ids.js'
+import { buildTestApp, countQueries, createTenant, testDatabase } from '../helpers/app.js'
+
+// Group commit of guests' joins (issue 14, lever 2): the joins that arrive in one turn of the event
+// loop are one statement and one commit, each caller answered with its own participant. The traps,
+// as for consent records: arrival order, one failing row answered alone while the others are
+// written, two joins with one request key making one guest, and a meeting that is not live.
+// Through the repository, where arrival order is the order of the calls; the API path (settings,
+// passcode, retries) is participants.test.ts and the bench's storm.
+
+async function setup(t: Test) {
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const host = await tenant.user(['member'])
+  const must = async (res: Promise<{ status: number; body: any }>, status: number, what: string) => {
+    const done = await res
+    if (done.status !== status) throw new Error(`${what}: ${done.status} ${JSON.stringify(done.body)}`)
+    return done.body
+  }
+  await must(
+    api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/settings`, token: tenant.admin, body: { values: { 'meeting.passcode_required': false, 'meeting.waiting_room': false } } }),
+    200,
+    'settings',
+  )
+  const meeting = async (live: 'live' | 'ended' | 'scheduled') => {
+    const made = await must(
+      api.request({ method: 'POST', url: '/v1/meetings', token: host.token, body: { topic: 'Group commit', scheduledStart: new Date().toISOString(), durationMinutes: 60, timeZone: 'UTC' } }),
+      201,
+      'meeting',
+    )
+    if (live !== 'scheduled') await must(api.request({ method: 'POST', url: `/v1/meetings/${made.id}/start`, token: host.token }), 200, 'start')
+    if (live === 'ended') await must(api.request({ method: 'POST', url: `/v1/meetings/${made.id}/end`, token: host.token }), 200, 'end')
+    return made.id as string
+  }
+  const meetingId = await meeting('live')
+  const repository = api.app.services.repositories.meetings
+  const input = (displayName: string, extra: Partial<GuestJoin> = {}): GuestJoin => ({
+    accountId: tenant.accountId,
+    meetingId,
+    participantId: newId(),
+    stayId: newId(),
+    auditId: newId(),
+    actor: { type: 'user', id: host.id },
+    displayName,
+    role: 'attendee',
+    isMinor: false,
+    joinedBy: host.id,
+    waiting: false,
+    requestKey: null,
+    at: new Date(),
+    ...extra,
+  })
+  const stored = async (ids: string[]) => {
+    const { db } = await testDatabase()
+    return db
+      .select()
+      .from(participants)
+      .where(and(eq(participants.accountId, tenant.accountId), inArray(participants.id, ids)))
+      .orderBy(asc(participants.id))
+  }
+  const stays = async (ids: string[]) => {
+    const { db } = await testDatabase()
+    return db
+      .select()
+      .from(presenceIntervals)
+      .where(and(eq(presenceIntervals.accountId, tenant.accountId), inArray(presenceIntervals.participantId, ids)))
+  }
+  /** The audit events of the account, pending or chained, in the order they were appended. */
+  const audited = async () => {
+    const { db } = await testDatabase()
+    const chained = await db.select({ id: auditEntries.id }).from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId)).orderBy(asc(auditEntries.seq))
+    const pending = await db.select({ id: auditPending.id }).from(auditPending).where(eq(auditPending.accountId, tenant.accountId)).orderBy(asc(auditPending.seq))
+    return [...chained, ...pending].map((row) => row.id)
+  }
+  return { tenant, repository, input, stored, stays, audited, meeting, meetingId }
+}
+
+t.test('joins arriving together are one statement; each caller gets its own guest, stay and audit event', async (t) => {
+  const { repository, input, stored, stays, audited } = await setup(t)
+  const inputs = [input('A'), input('B', { waiting: true }), input('C', { isMinor: true, role: 'cohost' })]
+  const { result, queries } = await countQueries(() => Promise.all(inputs.map((i) => repository.joinGuest(i))))
+  t.equal(queries.filter((q) => /insert into participants/i.test(q)).length, 1, 'one statement wrote the three guests')
+  t.same(
+    result.map((row) => row?.id),
+    inputs.map((i) => i.participantId),
+    'each caller is answered with its own row',
+  )
+  t.same(
+    result.map((row) => [row?.guestDisplayName, row?.role, row?.isMinor, row?.waitingSince !== null]),
+    [
+      ['A', 'attendee', false, false],
+      ['B', 'attendee', false, true],
+      ['C', 'cohost', true, false],
+    ],
+    'each row carries its own join',
+  )
+  t.equal((await stored(inputs.map((i) => i.participantId))).length, 3)
+  const opened = await stays(inputs.map((i) => i.participantId))
+  t.same(opened.map((s) => s.id).sort(), [inputs[0]!.stayId, inputs[2]!.stayId].sort(), 'a stay for each guest let in, none for the one waiting')
+  const events = await audited()
+  t.same(
+    events.filter((id) => inputs.some((i) => i.auditId === id)),
+    inputs.map((i) => i.auditId),
+    'an audit event for each, appended in arrival order',
+  )
+})
+
+t.test('one row that fails is answered alone; the others are written', async (t) => {
+  const { repository, input, stored } = await setup(t)
+  const [taken] = await Promise.all([repository.joinGuest(input('First'))])
+  // The second reuses a participant id that exists: its row breaks the primary key.
+  const inputs = [input('A'), input('B', { participantId: taken!.id }), input('C')]
+  const results = await Promise.allSettled(inputs.map((i) => repository.joinGuest(i)))
+  t.same(
+    results.map((r) => r.status),
+    ['fulfilled', 'rejected', 'fulfilled'],
+  )
+  t.same((await stored([inputs[0]!.participantId, inputs[2]!.participantId])).map((row) => row.guestDisplayName).sort(), ['A', 'C'])
+  t.equal((await stored([taken!.id]))[0]!.guestDisplayName, 'First', 'the existing guest is untouched')
+})
+
+t.test('two joins with one request key in a batch make one guest; the other is answered with nothing (the service replays the first)', async (t) => {
+  const { repository, input, stored } = await setup(t)
+  const first = input('A', { requestKey: 'client:join-1' })
+  const second = input('A', { requestKey: 'client:join-1' })
+  const [a, b] = await Promise.all([repository.joinGuest(first), repository.joinGuest(second)])
+  t.equal(a?.id, first.participantId)
+  t.equal(b, undefined)
+  t.same((await stored([first.participantId, second.participantId])).map((row) => row.id), [first.participantId], 'one guest')
+  t.equal((await repository.participantByRequestKey(first.accountId, 'client:join-1'))?.id, first.participantId, 'the retry finds it by its key')
+})
+
+t.test('a join for a meeting that is not live writes nothing, in a batch too', async (t) => {
+  const { repository, input, stored, stays, meeting } = await setup(t)
+  const ended = await meeting('ended')
+  const scheduled = await meeting('scheduled')
+  const inputs = [input('Late', { meetingId: ended }), input('Here'), input('Early', { meetingId: scheduled })]
+  const results = await Promise.all(inputs.map((i) => repository.joinGuest(i)))
+  t.same(
+    results.map((row) => row?.id),
+    [undefined, inputs[1]!.participantId, undefined],
+  )
+  t.same((await stored(inputs.map((i) => i.participantId))).map((row) => row.guestDisplayName), ['Here'])
+  t.equal((await stays(inputs.map((i) => i.participantId))).length, 1, 'one stay, the live meeting\'s')
+})
+
+t.test('a join alone is a batch of one: the same statement', async (t) => {
+  const { repository, input, stored } = await setup(t)
+  const one = input('Solo')
+  const { result, queries } = await countQueries(() => repository.joinGuest(one))
+  t.equal(result?.id, one.participantId)
+  t.equal(queries.filter((q) => /insert into participants/i.test(q)).length, 1)
+  t.equal((await stored([one.participantId])).length, 1)
+})
