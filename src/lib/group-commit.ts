@@ -5,6 +5,9 @@
 // arrival order, so one bad row is answered with its own error and never fails the others, and
 // a withdrawal that arrived after a grant is still written after it. The chunks of a turn that
 // brought more than `maxBatch` writes go one after another for the same reason.
+//
+// Reads of the hot path batch the same way (a group read: one statement answers every request of
+// the turn), where the cost is the round trip and its socket writes, not the work of the query.
 
 interface Waiting<I, O> {
   input: I

@@ -144,6 +144,13 @@ function cpuMs(servicePid: number): { service: number; postgres: number | null }
   return { service: ticks(servicePid) + children.reduce((sum, child) => sum + ticks(child), 0), postgres: found ? postgres : null }
 }
 
+/** The machine's busy and idle CPU time so far (all cores), from /proc/stat. */
+function machineCpuMs(): { busy: number; idle: number } {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map((f) => Number(f) * 10)
+  return { busy: user! + nice! + system! + irq! + softirq! + steal!, idle: idle! + iowait! }
+}
+
 /**
  * How long a withdrawal takes to reach a recorder: from its 201 to its arrival on the meeting's
  * SSE stream and at a webhook receiver on loopback, while a consent POST load runs beside it.
@@ -461,6 +468,7 @@ async function main() {
     log(`join storm: ${STORM_PARTICIPANTS} participants at 500 connections`)
     // The storm's ceiling is measured just before it: the machine's speed drifts within a bench.
     const stormCeiling = !wanted('join storm') ? NOT_RUN : await load(ceilingJobs.insert)
+    const stormCpuBefore = { ...cpuMs(service.pid!), machine: machineCpuMs() }
     const storm: StormResult = !wanted('join storm')
       ? { seconds: 1, participantsPerSecond: 0, acksPerSecond: 0, p50: 0, p99: 0, acked: 0, replayed: 0, shed: 0, failures: 0, failureReasons: {} }
       : await runJson<StormResult>('test/bench/storm.ts', {
@@ -471,6 +479,18 @@ async function main() {
           participants: STORM_PARTICIPANTS,
           connections: 500,
         } satisfies StormJob)
+    const stormCpuAfter = { ...cpuMs(service.pid!), machine: machineCpuMs() }
+    // Per participant (a join and a consent POST): the service's and PostgreSQL's CPU, the rest of
+    // the machine's (the storm's own client, the system), and the cores' idle time.
+    const perParticipant = (ms: number) => Math.round((ms / STORM_PARTICIPANTS) * 1000) / 1000
+    const stormServiceMs = stormCpuAfter.service - stormCpuBefore.service
+    const stormPostgresMs = stormCpuAfter.postgres === null || stormCpuBefore.postgres === null ? null : stormCpuAfter.postgres - stormCpuBefore.postgres
+    const stormCpu = {
+      serviceMs: perParticipant(stormServiceMs),
+      postgresMs: stormPostgresMs === null ? null : perParticipant(stormPostgresMs),
+      otherMs: perParticipant(stormCpuAfter.machine.busy - stormCpuBefore.machine.busy - stormServiceMs - (stormPostgresMs ?? 0)),
+      idleMs: perParticipant(stormCpuAfter.machine.idle - stormCpuBefore.machine.idle),
+    }
     const [counts] = await db`select count(*)::int as records, count(distinct participant_id)::int as participants,
       (select count(*)::int from participants where account_id = ${acc} and meeting_id = ${stormMeeting}) as joined
       from consent_records where account_id = ${acc} and meeting_id = ${stormMeeting}`
@@ -546,6 +566,7 @@ async function main() {
       shedAndRetried: storm.shed,
       failures: storm.failures,
       failureReasons: storm.failureReasons,
+      cpuPerParticipant: stormCpu,
       target: { ratioToInsertCeiling: 0.3, p99OverP50: 3 },
       met: ratioToInsertCeiling >= 0.3 && storm.p99 <= 3 * storm.p50 && counts!.records === STORM_PARTICIPANTS && counts!.participants === STORM_PARTICIPANTS,
     }
@@ -590,6 +611,9 @@ async function main() {
       `join storm: ${stormRow.participants} participants in ${stormRow.seconds} s: ${stormRow.acksPerSecond} acks/s (${ratioToInsertCeiling} of the INSERT ceiling's ${stormRow.insertCeilingReqPerSecond} req/s), p50 ${stormRow.p50Ms} ms, p99 ${stormRow.p99Ms} ms; ` +
         `${stormRow.consentRecords} records, ${stormRow.lost} lost, ${stormRow.duplicates} duplicates, ${stormRow.replayedRetries} retries replayed, ${stormRow.shedAndRetried} answers shed (503) and retried` +
         `${stormRow.failures ? `, ${stormRow.failures} failed (${Object.entries(stormRow.failureReasons).map(([reason, n]) => `${n} × ${reason}`).join('; ')})` : ''} (target >= 0.3 of the INSERT ceiling, p99 <= 3 × p50: ${stormRow.met ? 'met' : 'MISSED'})`,
+    )
+    console.log(
+      `join storm, CPU ms per participant (a join and a consent): service ${stormCpu.serviceMs}, PostgreSQL ${stormCpu.postgresMs ?? '?'}, the rest (the storm's client, the system) ${stormCpu.otherMs}, idle ${stormCpu.idleMs}`,
     )
     if (invalidation) console.log(`invalidation across two processes: p50 ${invalidation.p50} ms, p99 ${invalidation.p99} ms, max ${invalidation.max} ms over ${invalidation.samples} changes (a demotion through one, read through the other)`)
     if (delivery) {

@@ -165,3 +165,27 @@ t.test('a record for a meeting that is gone writes nothing, in a batch too', asy
   t.equal(b?.id, here.id)
   t.same((await stored(p)).map((r) => r.id), [here.id])
 })
+
+t.test('the contexts of POSTs arriving together are one read; each request gets its own', async (t) => {
+  const { consents, input, guest } = await setup(t)
+  const p = await guest('A')
+  const q = await guest('B')
+  const written = await consents.recordMeetingConsent(input(p, 'granted', { requestKey: 'client:ctx-1' }))
+  const base = input(p, 'granted')
+  const ask = (participantId: string, requestKey: string | null, meetingId = base.meetingId, noticeVersionId: string | null = base.noticeVersionId) =>
+    consents.context(base.accountId, meetingId, participantId, 'recording', noticeVersionId, requestKey)
+  const { result, queries } = await countQueries(() =>
+    Promise.all([ask(p, 'client:ctx-1'), ask(q, null), ask('0190a6f0-0000-7000-8000-000000000002', null), ask(q, null, '0190a6f0-0000-7000-8000-000000000001', null)]),
+  )
+  t.equal(queries.length, 1, 'one statement read the four')
+  const [retry, fresh, stranger, elsewhere] = result
+  t.equal(retry.existing?.id, written!.id, 'a retry finds the record its key wrote')
+  t.equal(retry.participant?.answeredSelf, true, 'A answered themself')
+  t.equal(fresh.existing, null)
+  t.same([fresh.participant?.id, fresh.participant?.answeredSelf], [q, false], 'B, who has not answered')
+  t.equal(fresh.version?.id, base.noticeVersionId)
+  t.equal(fresh.version?.currentId, base.noticeVersionId, 'the current version of its notice')
+  t.equal(stranger.meeting?.id, base.meetingId)
+  t.equal(stranger.participant, null, 'no such participant')
+  t.same([elsewhere.meeting, elsewhere.participant, elsewhere.version], [null, null, null], 'no such meeting, and no version asked for')
+})

@@ -76,7 +76,7 @@ async function setup(t: Test) {
     const pending = await db.select({ id: auditPending.id }).from(auditPending).where(eq(auditPending.accountId, tenant.accountId)).orderBy(asc(auditPending.seq))
     return [...chained, ...pending].map((row) => row.id)
   }
-  return { tenant, repository, input, stored, stays, audited, meeting, meetingId }
+  return { api, tenant, repository, input, stored, stays, audited, meeting, meetingId }
 }
 
 t.test('joins arriving together are one statement; each caller gets its own guest, stay and audit event', async (t) => {
@@ -155,4 +155,26 @@ t.test('a join alone is a batch of one: the same statement', async (t) => {
   t.equal(result?.id, one.participantId)
   t.equal(queries.filter((q) => /insert into participants/i.test(q)).length, 1)
   t.equal((await stored([one.participantId])).length, 1)
+})
+
+t.test('a participant is found by its id only within its own meeting (the lookups go by primary key and compare the meeting after)', async (t) => {
+  const { api, tenant, repository, input, meeting, meetingId } = await setup(t)
+  const other = await meeting('live')
+  const guest = await repository.joinGuest(input('Here'))
+  t.equal((await repository.participant(tenant.accountId, meetingId, guest!.id))?.id, guest!.id)
+  t.equal(await repository.participant(tenant.accountId, other, guest!.id), undefined, 'not through another meeting')
+  const { db } = await testDatabase()
+  t.same(
+    await db.transaction(async (tx) => [(await repository.participant(tenant.accountId, meetingId, guest!.id, tx))?.id, await repository.participant(tenant.accountId, other, guest!.id, tx)]),
+    [guest!.id, undefined],
+    'the same inside a transaction',
+  )
+  const consents = api.app.services.repositories.consents
+  const [here, there] = await Promise.all([
+    consents.context(tenant.accountId, meetingId, guest!.id, 'recording', null, null),
+    consents.context(tenant.accountId, other, guest!.id, 'recording', null, null),
+  ])
+  t.equal(here.participant?.id, guest!.id, 'a consent POST finds them in their meeting')
+  t.equal(there.meeting?.id, other)
+  t.equal(there.participant, null, 'and not in another')
 })

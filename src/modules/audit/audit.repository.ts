@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, inArray, type SQL, sql } from 'drizzle-orm'
+import { and, asc, eq, gt, type SQL, sql } from 'drizzle-orm'
 import { type Db, type Executor, rowsOf } from '../../../db/client.js'
 import { auditCheckpoints, auditEntries, auditHeads, auditPending } from '../../../db/schema/index.js'
 import { canonicalJson } from '../../lib/canonical-json.js'
@@ -93,7 +93,7 @@ export function createAuditRepository(db: Db) {
         if (pending.length === 0) return 0
         let seq = Number(head.seq)
         let hash = head.hash
-        const entries = pending.map((event) => {
+        const links = pending.map((event) => {
           const fields: ChainedFields = {
             accountId,
             seq: ++seq,
@@ -108,11 +108,16 @@ export function createAuditRepository(db: Db) {
           }
           const prevHash = hash
           hash = entryHash(prevHash, fields)
-          return { ...fields, prevHash, hash }
+          return { pending_seq: event.seq, seq: fields.seq, prev_hash: prevHash, hash }
         })
-        await tx.insert(auditEntries).values(entries)
-        // The chained events leave audit_pending and the head moves, in one statement.
-        await tx.execute(sql`with chained as (delete from audit_pending where ${and(eq(auditPending.accountId, accountId), inArray(auditPending.seq, pending.map((p) => p.seq)))})
+        // The events move from audit_pending into the chain with their links, and the head moves,
+        // in one statement: only the links travel (a batch of entries as parameters was most of a
+        // busy account's chaining cost).
+        await tx.execute(sql`with link as (select * from json_to_recordset(${JSON.stringify(links)}::json) as l(pending_seq bigint, seq bigint, prev_hash text, hash text)),
+          moved as (delete from audit_pending as p using link as l where p.account_id = ${accountId} and p.seq = l.pending_seq
+            returning p.account_id, l.seq, p.id, p.at, p.actor_type, p.actor_id, p.action, p.target_type, p.target_id, p.details, l.prev_hash, l.hash),
+          entered as (insert into audit_entries (account_id, seq, id, at, actor_type, actor_id, action, target_type, target_id, details, prev_hash, hash)
+            select * from moved)
           update audit_heads set seq = ${seq}, hash = ${hash} where account_id = ${accountId}`)
         return pending.length
       })

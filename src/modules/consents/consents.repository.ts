@@ -1,6 +1,6 @@
 import { and, asc, desc, eq, getTableColumns, gt, inArray, isNotNull, isNull, lte, sql } from 'drizzle-orm'
 import type { Db, Executor } from '../../../db/client.js'
-import { ATTESTED_METHOD_LIST, accounts, consentClientDetails, consentRecords } from '../../../db/schema/index.js'
+import { ATTESTED_METHOD_LIST, consentClientDetails, consentRecords } from '../../../db/schema/index.js'
 import { GroupCommit } from '../../lib/group-commit.js'
 import type { AuditActor, AuditRepository } from '../audit/audit.repository.js'
 
@@ -20,6 +20,16 @@ export interface ConsentContext {
   version: { id: string; kind: string; version: number; sha256: string; currentId: string; currentVersion: number } | null
   /** The record an earlier request with the same Idempotency-Key wrote: what its answer and a retry's comparison need. */
   existing: AnsweredRecord | null
+}
+
+/** What a consent POST's context is read for. */
+interface ContextQuery {
+  accountId: string
+  meetingId: string
+  participantId: string
+  scope: string
+  noticeVersionId: string | null
+  requestKey: string | null
 }
 
 /** The fields of a record that its answer (and receipt) carries, and a retry is compared on. */
@@ -68,25 +78,54 @@ export async function insertClientDetails(tx: Executor, rows: { accountId: strin
 }
 
 export function createConsentsRepository(db: Db, audit: AuditRepository) {
-  // The meeting, the participant and the notice version with its notice's current version. The
-  // subqueries name every column by alias: drizzle would render column objects unqualified.
-  const context = db
+  // The meeting, the participant and the notice version with its notice's current version, for
+  // every consent POST that arrived in this turn (group read: one statement, each request answered
+  // with its own row; a request alone is a batch of one). The subqueries name every column by
+  // alias: drizzle would render column objects unqualified.
+  const contextInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
+      n integer, account_id uuid, meeting_id uuid, participant_id uuid, scope text, notice_version_id uuid, request_key text)`)
+  const contexts = db
+    .with(contextInput)
     .select({
-      meeting: sql<[string, string] | null>`(select json_build_array(m.id, m.host_user_id) from meetings m where m.account_id = ${ph('accountId')} and m.id = ${ph('meetingId')})`,
-      participant: sql<[string, string | null, string | null, boolean, boolean] | null>`(select json_build_array(p.id, p.user_id, p.joined_by, p.is_minor,
+      n: sql<number>`x.n`,
+      meeting: sql<[string, string] | null>`(select json_build_array(m.id, m.host_user_id) from meetings m where m.account_id = x.account_id and m.id = x.meeting_id)`,
+      // By primary key, the meeting compared after: with the meeting in the WHERE clause the planner
+      // may walk the meeting's index and filter, thousands of rows for a webinar's participant.
+      participant: sql<[string, string | null, string | null, boolean, boolean] | null>`(select case when p.meeting_id = x.meeting_id then json_build_array(p.id, p.user_id, p.joined_by, p.is_minor,
           exists (select 1 from consent_records o where o.account_id = p.account_id and o.participant_id = p.id
-            and o.scope = ${ph('scope')} and o.method not in (${attestedSql})))
+            and o.scope = x.scope and o.method not in (${attestedSql}))) end
         from participants p
-        where p.account_id = ${ph('accountId')} and p.meeting_id = ${ph('meetingId')} and p.id = ${ph('participantId')})`,
+        where p.account_id = x.account_id and p.id = x.participant_id)`,
       version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
         from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
-        where v.account_id = ${ph('accountId')} and v.id = ${ph('noticeVersionId')})`,
+        where v.account_id = x.account_id and v.id = x.notice_version_id)`,
       existing: sql<(Omit<AnsweredRecord, 'at'> & { at: number }) | null>`(select ${sql.raw(ANSWERED_JSON)} from consent_records r
-        where r.account_id = ${ph('accountId')} and r.request_key = ${ph('requestKey')})`,
+        where r.account_id = x.account_id and r.request_key = x.request_key)`,
     })
-    .from(accounts)
-    .where(eq(accounts.id, ph('accountId')))
-    .prepare('consent_context')
+    .from(sql`input x`)
+    .prepare('consent_contexts')
+  const manyContexts = async (inputs: ContextQuery[]): Promise<ConsentContext[]> => {
+    const rows = inputs.map((input, n) => ({
+      n,
+      account_id: input.accountId,
+      meeting_id: input.meetingId,
+      participant_id: input.participantId,
+      scope: input.scope,
+      notice_version_id: input.noticeVersionId,
+      request_key: input.requestKey,
+    }))
+    const read = new Map((await contexts.execute({ rows: JSON.stringify(rows) })).map((row) => [row.n, row]))
+    return inputs.map((_, n) => {
+      const { meeting, participant, version, existing } = read.get(n)!
+      return {
+        meeting: meeting && { id: meeting[0], hostUserId: meeting[1] },
+        participant: participant && { id: participant[0], userId: participant[1], joinedBy: participant[2], isMinor: participant[3], answeredSelf: participant[4] },
+        version: version && { id: version[0], kind: version[1], version: version[2], sha256: version[3], currentId: version[4], currentVersion: version[5] },
+        existing: existing && { ...existing, at: new Date(existing.at) },
+      }
+    })
+  }
+  const contextReader = new GroupCommit(async (input: ContextQuery) => (await manyContexts([input]))[0]!, manyContexts)
 
   // Rule 8 in one statement, for the records of every request that arrived together (group
   // commit: one statement and one commit, each request answered with its own row; a request
@@ -171,16 +210,8 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
 
   return {
     /** `requestKey`: the request's `<subject>:<Idempotency-Key>`, to find what an earlier run of it wrote. */
-    async context(accountId: string, meetingId: string, participantId: string, scope: string, noticeVersionId: string | null, requestKey: string | null): Promise<ConsentContext> {
-      const [row] = await context.execute({ accountId, meetingId, participantId, scope, noticeVersionId, requestKey })
-      if (!row) return { meeting: null, participant: null, version: null, existing: null }
-      const { meeting, participant, version, existing } = row
-      return {
-        meeting: meeting && { id: meeting[0], hostUserId: meeting[1] },
-        participant: participant && { id: participant[0], userId: participant[1], joinedBy: participant[2], isMinor: participant[3], answeredSelf: participant[4] },
-        version: version && { id: version[0], kind: version[1], version: version[2], sha256: version[3], currentId: version[4], currentVersion: version[5] },
-        existing: existing && { ...existing, at: new Date(existing.at) },
-      }
+    context(accountId: string, meetingId: string, participantId: string, scope: string, noticeVersionId: string | null, requestKey: string | null): Promise<ConsentContext> {
+      return contextReader.run({ accountId, meetingId, participantId, scope, noticeVersionId, requestKey })
     },
 
     /**

@@ -126,16 +126,12 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     .where(and(eq(participants.accountId, sql.placeholder('accountId')), eq(participants.requestKey, sql.placeholder('requestKey'))))
     .prepare('participant_by_request_key')
 
+  // By primary key alone, the meeting compared in the caller: with the meeting in the WHERE clause
+  // the planner may walk the meeting's index and filter, thousands of rows in a webinar.
   const participantById = db
     .select()
     .from(participants)
-    .where(
-      and(
-        eq(participants.accountId, sql.placeholder('accountId')),
-        eq(participants.meetingId, sql.placeholder('meetingId')),
-        eq(participants.id, sql.placeholder('participantId')),
-      ),
-    )
+    .where(and(eq(participants.accountId, sql.placeholder('accountId')), eq(participants.id, sql.placeholder('participantId'))))
     .prepare('participant_by_id')
 
   return {
@@ -248,9 +244,9 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
         ? await tx
             .select()
             .from(participants)
-            .where(and(eq(participants.accountId, accountId), eq(participants.meetingId, meetingId), eq(participants.id, participantId)))
-        : await participantById.execute({ accountId, meetingId, participantId })
-      return row
+            .where(and(eq(participants.accountId, accountId), eq(participants.id, participantId)))
+        : await participantById.execute({ accountId, participantId })
+      return row?.meetingId === meetingId ? row : undefined
     },
 
     /**
