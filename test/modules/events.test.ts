@@ -232,7 +232,7 @@ function stream(base: string, path: string, token: string, lastEventId?: string)
     ended: () => ended,
     close: () => request.destroy(),
     async waitFor(predicate: () => boolean, what: string) {
-      for (let i = 0; i < 300 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      for (let i = 0; i < 750 && !predicate(); i++) await new Promise((resolve) => setTimeout(resolve, 20))
       if (!predicate()) throw new Error(`stream: ${what}`)
     },
   }

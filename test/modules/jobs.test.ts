@@ -123,7 +123,7 @@ t.test('a recurring job is queued when the runner starts, runs from its loop, an
   }, { everySeconds: 3600 })
   await runner.start()
   t.teardown(() => runner.stop())
-  for (let i = 0; i < 300 && ran === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+  for (let i = 0; i < 1000 && ran === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10))
   await runner.stop()
   t.equal(ran, 1, 'the loop ran it')
   const rows = await jobRows(kind)

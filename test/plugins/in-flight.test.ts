@@ -102,7 +102,7 @@ t.test('a request that waited MAX_QUEUE_WAIT_MS is shed; a waiting client that l
   while (app.queued() < 1) await new Promise((resolve) => setTimeout(resolve, 2))
   controller.abort()
   t.equal(await leaving, 'gone')
-  for (let i = 0; i < 100 && app.queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 2))
+  for (let i = 0; i < 1000 && app.queued() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
   t.equal(app.queued(), 0, 'the place is freed')
   t.equal(app.inFlight(), 1, 'and took no slot')
 
@@ -129,7 +129,7 @@ t.test('a waiting request takes the slot of one whose client left before its ans
   t.equal((await waiting).status, 401, 'the waiting request was served (401: no token) once the slot came back')
   t.equal(app.queued(), 0)
   gates.shift()!()
-  for (let i = 0; i < 100 && app.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (let i = 0; i < 1000 && app.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
   t.equal(app.inFlight(), 0, 'no slot leaked or counted twice')
 })
 
@@ -179,7 +179,7 @@ t.test('a client that sent its whole body and left before its answer gives its s
   socket.destroy()
   await new Promise((resolve) => setTimeout(resolve, 50))
   gates.shift()!()
-  for (let i = 0; i < 100 && app.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
+  for (let i = 0; i < 1000 && app.inFlight() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5))
   t.equal(app.inFlight(), 0, 'the slot is back once the late answer found no one')
   t.equal((await fetch(`${address.origin}/v1/settings/catalog`)).status, 401, 'and the next client is served')
 })
