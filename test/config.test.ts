@@ -203,3 +203,10 @@ t.test('SERVED_REGIONS: a comma list of data regions (unset: all); WEB_CONCURREN
   t.throws(() => loadConfig({ WEB_CONCURRENCY: '2' }), { message: /^Invalid configuration: WEB_CONCURRENCY: more than one worker needs DATABASE_URL/ })
   t.throws(() => loadConfig({ ...SERVED, WEB_CONCURRENCY: '0' }), { message: /^Invalid configuration: WEB_CONCURRENCY: / })
 })
+
+t.test("npm start runs the compiled service with the heap bounds the bench measured (src/cli/build.ts's SERVICE_NODE_FLAGS)", async (t) => {
+  const { SERVICE_NODE_FLAGS } = await import('../src/cli/build.js')
+  const scripts = (JSON.parse(readFileSync(path.join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
+  t.match(scripts.start, `node ${SERVICE_NODE_FLAGS.join(' ')} node_modules/.cache/consentry/server.mjs`)
+  t.ok(SERVICE_NODE_FLAGS.some((flag) => flag.startsWith('--max-old-space-size=')), 'the old space is capped')
+})

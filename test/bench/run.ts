@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { postgres } from '../../db/postgres.js'
 import { loadConfig } from '../../src/config.js'
 import { signToken } from '../../src/lib/jwt-keys.js'
-import { buildService } from '../../src/cli/build.js'
+import { buildService, SERVICE_NODE_FLAGS } from '../../src/cli/build.js'
 import type { LoadJob, LoadResult } from './load.js'
 import type { StormJob, StormResult } from './storm.js'
 
@@ -47,7 +47,9 @@ const log = (line: string) => process.stderr.write(`${line}\n`)
 /** A TypeScript file runs under the tsx loader; a built .mjs file runs as it is. */
 function spawnTs(file: string, env: Record<string, string>, args: string[] = [], nodeArgs: string[] = []): ChildProcess {
   const loader = file.endsWith('.ts') ? ['--import', 'tsx'] : []
-  const child = spawn(process.execPath, [...nodeArgs, ...loader, file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  // The compiled service runs as `npm start` runs it.
+  const service = file.endsWith('.mjs') ? SERVICE_NODE_FLAGS : []
+  const child = spawn(process.execPath, [...service, ...nodeArgs, ...loader, file, ...args], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
   children.push(child)
   return child
 }

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { postgres } from '../../db/postgres.js'
 import { loadConfig } from '../../src/config.js'
 import { signToken } from '../../src/lib/jwt-keys.js'
-import { buildService } from '../../src/cli/build.js'
+import { buildService, SERVICE_NODE_FLAGS } from '../../src/cli/build.js'
 
 // `npm run faults` (PostgreSQL only; .ci/run runs it after `npm test`, never inside it, since it
 // restarts the shared server): the faults a deployment meets, survived. Each phase runs against
@@ -93,7 +93,7 @@ interface Service {
 }
 
 async function startService(bundle: string, env: Record<string, string>): Promise<Service> {
-  const child = spawn(process.execPath, [bundle], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, bundle], { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
   child.stderr!.on('data', (chunk: Buffer) => process.stderr.write(`  [service] ${chunk}`))
   const base = await new Promise<string>((resolve, reject) => {
     let out = ''
