@@ -48,10 +48,11 @@ const FACTS = {
       userId: sql`(select m2.host_user_id from meetings m2 where m2.account_id = ${accountId} and m2.id = ${meetingId})`,
       meetingId,
     })}) c)`,
-  // A guardian's consent counts for minors only: adults' users are not looked up.
+  // A guardian's consent counts for minors only: adults' users are not looked up (a join did look
+  // them up, one index scan per participant, the account's users each time under a generic plan).
   participants: sql<string>`(
-    select ${jsonList(`'["' || p.id || '",' || coalesce('"' || p.user_id || '"', 'null') || ',' || p.is_minor || ',' || coalesce(${ms('u.guardian_consent_at')}::text, 'null') || ']'`)}
-    from participants p left join users u on p.is_minor and u.account_id = p.account_id and u.id = p.user_id
+    select ${jsonList(`'["' || p.id || '",' || coalesce('"' || p.user_id || '"', 'null') || ',' || p.is_minor || ',' || coalesce(case when p.is_minor and p.user_id is not null then (select ${ms('u.guardian_consent_at')} from users u where u.account_id = p.account_id and u.id = p.user_id) end::text, 'null') || ']'`)}
+    from participants p
     where p.account_id = ${accountId} and p.meeting_id = ${meetingId})`,
   stays: sql<string>`(
     select ${jsonList(`'["' || s.participant_id || '",' || ${ms('s.joined_at')} || ',' || coalesce(${ms('s.left_at')}::text, 'null') || ']'`, ' order by s.joined_at')}
