@@ -81,29 +81,34 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
   // The meeting, the participant and the notice version with its notice's current version, for
   // every consent POST that arrived in this turn (group read: one statement, each request answered
   // with its own row; a request alone is a batch of one). The subqueries name every column by
-  // alias: drizzle would render column objects unqualified.
-  const contextInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
-      n integer, account_id uuid, meeting_id uuid, participant_id uuid, scope text, notice_version_id uuid, request_key text)`)
-  const contexts = db
-    .with(contextInput)
-    .select({
-      n: sql<number>`x.n`,
-      meeting: sql<[string, string] | null>`(select json_build_array(m.id, m.host_user_id) from meetings m where m.account_id = x.account_id and m.id = x.meeting_id)`,
-      // By primary key, the meeting compared after: with the meeting in the WHERE clause the planner
-      // may walk the meeting's index and filter, thousands of rows for a webinar's participant.
-      participant: sql<[string, string | null, string | null, boolean, boolean] | null>`(select case when p.meeting_id = x.meeting_id then json_build_array(p.id, p.user_id, p.joined_by, p.is_minor,
-          exists (select 1 from consent_records o where o.account_id = p.account_id and o.participant_id = p.id
-            and o.scope = x.scope and o.method not in (${attestedSql}))) end
-        from participants p
-        where p.account_id = x.account_id and p.id = x.participant_id)`,
-      version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
-        from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
-        where v.account_id = x.account_id and v.id = x.notice_version_id)`,
-      existing: sql<(Omit<AnsweredRecord, 'at'> & { at: number }) | null>`(select ${sql.raw(ANSWERED_JSON)} from consent_records r
-        where r.account_id = x.account_id and r.request_key = x.request_key)`,
-    })
-    .from(sql`input x`)
-    .prepare('consent_contexts')
+  // alias: drizzle would render column objects unqualified. Planned for each batch, not prepared:
+  // a plan cached while consent_records was small walked the account's records by its leading
+  // column for the own-answer check (both of its indexes start with the account, and an empty
+  // table costs them the same), 4 ms of PostgreSQL per join-storm participant once the account
+  // held 60,000 records; a fresh plan sees the table's size, and a batch pays for one plan.
+  const contexts = (rows: string) =>
+    db
+      .with(
+        db.$with('input', {}).as(sql`select * from json_to_recordset(${rows}::json) as i(
+          n integer, account_id uuid, meeting_id uuid, participant_id uuid, scope text, notice_version_id uuid, request_key text)`),
+      )
+      .select({
+        n: sql<number>`x.n`,
+        meeting: sql<[string, string] | null>`(select json_build_array(m.id, m.host_user_id) from meetings m where m.account_id = x.account_id and m.id = x.meeting_id)`,
+        // By primary key, the meeting compared after: with the meeting in the WHERE clause the planner
+        // may walk the meeting's index and filter, thousands of rows for a webinar's participant.
+        participant: sql<[string, string | null, string | null, boolean, boolean] | null>`(select case when p.meeting_id = x.meeting_id then json_build_array(p.id, p.user_id, p.joined_by, p.is_minor,
+            exists (select 1 from consent_records o where o.account_id = p.account_id and o.participant_id = p.id
+              and o.scope = x.scope and o.method not in (${attestedSql}))) end
+          from participants p
+          where p.account_id = x.account_id and p.id = x.participant_id)`,
+        version: sql<[string, string, number, string, string, number] | null>`(select json_build_array(v.id, v.kind, v.version, v.sha256, c.id, c.version)
+          from notice_versions v cross join lateral (select c.id, c.version from notice_versions c where c.account_id = v.account_id and c.notice_id = v.notice_id order by c.version desc limit 1) c
+          where v.account_id = x.account_id and v.id = x.notice_version_id)`,
+        existing: sql<(Omit<AnsweredRecord, 'at'> & { at: number }) | null>`(select ${sql.raw(ANSWERED_JSON)} from consent_records r
+          where r.account_id = x.account_id and r.request_key = x.request_key)`,
+      })
+      .from(sql`input x`)
   const manyContexts = async (inputs: ContextQuery[]): Promise<ConsentContext[]> => {
     const rows = inputs.map((input, n) => ({
       n,
@@ -114,7 +119,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
       notice_version_id: input.noticeVersionId,
       request_key: input.requestKey,
     }))
-    const read = new Map((await contexts.execute({ rows: JSON.stringify(rows) })).map((row) => [row.n, row]))
+    const read = new Map((await contexts(JSON.stringify(rows))).map((row) => [row.n, row]))
     return inputs.map((_, n) => {
       const { meeting, participant, version, existing } = read.get(n)!
       return {
