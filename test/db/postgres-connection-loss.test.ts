@@ -23,14 +23,19 @@ for (const [build, postgres] of builds) {
     const { sql } = clientWithSockets(t, { max: 1 }, postgres)
     const kill = observer(t)
     let pid: number | undefined
-    const transaction = sql.begin(async (tx) => {
-      const [row] = await tx`select pg_backend_pid() as pid`
-      pid = row!.pid as number
-      await tx`select pg_sleep(30)`
-    })
+    // Settled from the start: its failure may arrive before the kill's answer, and a rejection
+    // with no handler yet would count as reaching the process.
+    const transaction = settled(
+      sql.begin(async (tx) => {
+        const [row] = await tx`select pg_backend_pid() as pid`
+        pid = row!.pid as number
+        await tx`select pg_sleep(30)`
+      }),
+      60_000,
+    )
     while (pid === undefined) await sleep(5)
     await kill`select pg_terminate_backend(${pid})`
-    t.ok(CONNECTION_ERRORS.includes(String(await settled(transaction))), 'the transaction fails with a connection error')
+    t.ok(CONNECTION_ERRORS.includes(String(await transaction)), 'the transaction fails with a connection error')
     await sleep(20)
     t.same(escaped.map(String), [], 'nothing reached the process')
     // The same (only) connection reconnects for the next query.
@@ -47,10 +52,11 @@ t.test('a query whose backend is terminated fails, and the next query on that co
   const escaped = escapes(t)
   const { sql } = clientWithSockets(t, { max: 1 })
   const pid = await backendPid(sql)
-  const sleeping = sql`select pg_sleep(30)`.execute()
+  // Settled from the start, as above: the failure may come before the kill's own answer.
+  const sleeping = settled(sql`select pg_sleep(30)`.execute(), 60_000)
   await sleep(20)
   await observer(t)`select pg_terminate_backend(${pid})`
-  t.ok(CONNECTION_ERRORS.includes(String(await settled(sleeping))), 'the running query fails with a connection error')
+  t.ok(CONNECTION_ERRORS.includes(String(await sleeping)), 'the running query fails with a connection error')
   t.same(await settled(sql`select 1 as one`), [{ one: 1 }], 'the next query runs')
   t.not(await backendPid(sql), pid, 'on a new backend')
   t.same(escaped.map(String), [], 'nothing reached the process')
