@@ -20,8 +20,7 @@ export class GroupCommit<I, O> {
   private scheduled = false
 
   constructor(
-    private readonly one: (input: I) => Promise<O>,
-    /** Answers in the order of its inputs (which is their order of arrival). */
+    /** Answers in the order of its inputs (which is their order of arrival); a write alone is a batch of one. */
     private readonly many: (inputs: I[]) => Promise<O[]>,
     private readonly maxBatch = 200,
   ) {}
@@ -48,7 +47,7 @@ export class GroupCommit<I, O> {
 
   /** Settles every caller of the batch; never throws. */
   private async write(batch: Waiting<I, O>[]) {
-    const alone = (w: Waiting<I, O>) => this.one(w.input).then(w.resolve, w.reject)
+    const alone = (w: Waiting<I, O>) => this.many([w.input]).then((outputs) => w.resolve(outputs[0] as O), w.reject)
     if (batch.length === 1) return alone(batch[0]!)
     let outputs: O[]
     try {

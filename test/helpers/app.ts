@@ -97,6 +97,13 @@ export interface TestResponse {
   body: any
 }
 
+/** The body of an answer that must have `status`; anything else throws, naming `what` (setup steps). */
+export async function must(res: Promise<Pick<TestResponse, 'status' | 'body'>>, status: number, what: string): Promise<any> {
+  const done = await res
+  if (done.status !== status) throw new Error(`${what}: ${done.status} ${JSON.stringify(done.body)}`)
+  return done.body
+}
+
 export async function buildTestApp(
   tap: Test,
   options: { clock?: Clock; env?: Record<string, string> } = {},

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { auditEntries, auditPending, consentClientDetails, consentRecords } from '../../db/schema/index.js'
 import type { ConsentRow, MeetingConsentInput } from '../../src/modules/consents/consents.repository.js'
 import { newId } from '../../src/lib/ids.js'
-import { buildTestApp, countQueries, createTenant, testDatabase } from '../helpers/app.js'
+import { buildTestApp, countQueries, createTenant, must, testDatabase } from '../helpers/app.js'
 
 // Group commit (issue 14, lever 2): consent records that arrive in one turn of the event loop are
 // written by one statement and one commit, each caller answered with its own row. The traps:
@@ -16,11 +16,6 @@ async function setup(t: Test) {
   const api = await buildTestApp(t)
   const tenant = await createTenant(api)
   const host = await tenant.user(['member'])
-  const must = async (res: Promise<{ status: number; body: any }>, status: number, what: string) => {
-    const done = await res
-    if (done.status !== status) throw new Error(`${what}: ${done.status} ${JSON.stringify(done.body)}`)
-    return done.body
-  }
   await must(
     api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/settings`, token: tenant.admin, body: { values: { 'meeting.passcode_required': false, 'meeting.waiting_room': false } } }),
     200,

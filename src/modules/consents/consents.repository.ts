@@ -130,7 +130,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
       }
     })
   }
-  const contextReader = new GroupCommit(async (input: ContextQuery) => (await manyContexts([input]))[0]!, manyContexts)
+  const contextReader = new GroupCommit(manyContexts)
 
   // Rule 8 in one statement, for the records of every request that arrived together (group
   // commit: one statement and one commit, each request answered with its own row; a request
@@ -198,7 +198,7 @@ export function createConsentsRepository(db: Db, audit: AuditRepository) {
     const written = new Map((await recordMeetingConsents.execute({ rows: JSON.stringify(rows) })).map((row) => [row.id, row]))
     return inputs.map((input) => written.get(input.id))
   }
-  const batcher = new GroupCommit(async (input: MeetingConsentInput) => (await many([input]))[0], many)
+  const batcher = new GroupCommit(many)
 
   const latestOfParticipant = db
     .selectDistinctOn([consentRecords.scope])

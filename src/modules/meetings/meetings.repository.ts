@@ -100,7 +100,7 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     const written = new Map((await joinGuests.execute({ rows: JSON.stringify(rows) })).map((row) => [row.id, row]))
     return inputs.map((input) => written.get(input.participantId))
   }
-  const guestBatcher = new GroupCommit(async (input: GuestJoin) => (await manyGuests([input]))[0], manyGuests)
+  const guestBatcher = new GroupCommit(manyGuests)
 
   const byId = db
     .select()
