@@ -1,7 +1,7 @@
 import { and, asc, eq, inArray } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { auditEntries, auditPending, participants, presenceIntervals } from '../../db/schema/index.js'
-import type { GuestJoin } from '../../src/modules/meetings/meetings.repository.js'
+import type { GuestJoin, UserJoin } from '../../src/modules/meetings/meetings.repository.js'
 import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, must, testDatabase } from '../helpers/app.js'
 
@@ -172,4 +172,42 @@ t.test('a participant is found by its id only within its own meeting (the lookup
   t.equal(here.participant?.id, guest!.id, 'a consent POST finds them in their meeting')
   t.equal(there.meeting?.id, other)
   t.equal(there.participant, null, 'and not in another')
+})
+
+t.test("users' joins arriving together are one statement; a user already present is answered with nothing, the others are written", async (t) => {
+  const { api, tenant, repository, meetingId, stays, audited } = await setup(t)
+  const [ada, bo, cy] = [await tenant.user(['member']), await tenant.user(['member']), await tenant.user(['member'])]
+  const present = await must(api.request({ method: 'POST', url: `/v1/meetings/${meetingId}/participants`, token: cy.token, body: {} }), 201, 'cy joins')
+  const input = (userId: string, extra: Partial<UserJoin> = {}): UserJoin => ({
+    accountId: tenant.accountId,
+    meetingId,
+    userId,
+    participantId: newId(),
+    stayId: newId(),
+    auditId: newId(),
+    actor: { type: 'user', id: userId },
+    role: 'attendee',
+    isMinor: false,
+    waits: false,
+    at: new Date(),
+    ...extra,
+  })
+  const inputs = [input(ada.id), input(cy.id), input(bo.id, { waits: true, isMinor: true })]
+  const { result, queries } = await countQueries(() => Promise.all(inputs.map((i) => repository.joinUser(i))))
+  t.equal(queries.filter((q) => /insert into participants/i.test(q)).length, 1, 'one statement for the three joins')
+  t.same(
+    result.map((row) => [row?.id, row?.userId, row?.isMinor, row ? row.waitingSince !== null : undefined]),
+    [
+      [inputs[0]!.participantId, ada.id, false, false],
+      [undefined, undefined, undefined, undefined],
+      [inputs[2]!.participantId, bo.id, true, true],
+    ],
+    'each caller is answered with its own row; cy, present already, with nothing',
+  )
+  t.same((await stays([inputs[0]!.participantId, present.participantId])).length, 2, "ada's new stay and cy's first one; none for bo, who waits")
+  t.same(
+    (await audited()).filter((id) => inputs.some((i) => i.auditId === id)),
+    [inputs[0]!.auditId, inputs[2]!.auditId],
+    'an audit event for each join that entered, in arrival order',
+  )
 })

@@ -771,6 +771,58 @@ t.test('a guest join writes the participant, the stay and the audit event in one
   t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: true, waiting: false }, 'the audit event is chained before the answer')
 })
 
+t.test("a user's join writes the participant, the stay or the wait, and the audit event in one statement", async (t) => {
+  const { tenant, clock, join, leave, live } = await setup(t)
+  const host = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const meeting = await live(host.token)
+
+  const { result, queries } = await countQueries(() => join(meeting.id, ada.token))
+  t.equal(result.status, 201)
+  const writes = queries.filter((q) => /insert into participants/i.test(q))
+  t.equal(writes.length, 1, 'one statement writes the join', { queries })
+  t.match(writes[0], /for share/i, 'it share-locks the live meeting')
+  t.match(writes[0], /insert into presence_intervals/i, 'opens the stay')
+  t.match(writes[0], /insert into audit_pending/i, 'and records the audit event')
+  t.equal(queries.filter((q) => /for share|presence_intervals|audit_pending"? \(|update "participants"/i.test(q)).length, 1, 'no other statement locks, opens a stay, waits or records the event', { queries })
+  const [entry] = await auditRows(tenant.accountId, 'participant.joined')
+  t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: false }, 'the audit event is chained before the answer')
+
+  // A rejoin reuses the row and opens a second stay; a join while present writes nothing.
+  clock.set(plus(T0, 30))
+  t.equal((await leave(meeting.id, result.body.participantId, ada.token)).status, 204)
+  clock.set(plus(T0, 60))
+  const again = await join(meeting.id, ada.token)
+  t.equal(again.body.participantId, result.body.participantId, 'the same participant')
+  problem(t, await join(meeting.id, ada.token), 409, 'already_present', 'present already')
+  t.same((await stayRows(tenant.accountId, meeting.id)).map((stay) => stay.leftAt === null), [false, true], 'two stays, the second open')
+  t.equal((await auditRows(tenant.accountId, 'participant.joined')).length, 2, 'the refused join is not audited')
+})
+
+t.test('P-SET-1: a cohost rejoins past the waiting room; a waiting user whose meeting turned the waiting room off enters on joining again', async (t) => {
+  const { tenant, patch, join, leave, live } = await setup(t, { defaults: true })
+  const host = await tenant.user(['member'])
+  const deputy = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const meeting = await live(host.token)
+
+  const deputyJoin = await join(meeting.id, deputy.token)
+  t.equal(deputyJoin.body.waiting, true, 'an attendee waits')
+  t.equal((await patch(`/v1/meetings/${meeting.id}/participants/${deputyJoin.body.participantId}`, host.token, { role: 'cohost' })).status, 200)
+  t.equal((await leave(meeting.id, deputyJoin.body.participantId, deputy.token)).status, 204, 'leaves the waiting room')
+  const back = await join(meeting.id, deputy.token)
+  t.same([back.body.participantId, back.body.role, back.body.waiting], [deputyJoin.body.participantId, 'cohost', false], 'the cohost enters at once')
+
+  const adaJoin = await join(meeting.id, ada.token)
+  t.equal(adaJoin.body.waiting, true)
+  t.equal((await patch(`/v1/meetings/${meeting.id}/settings`, host.token, { values: { 'meeting.waiting_room': false } })).status, 200)
+  const inNow = await join(meeting.id, ada.token)
+  t.same([inNow.status, inNow.body.participantId, inNow.body.waiting], [201, adaJoin.body.participantId, false], 'straight in from the waiting room')
+  const open = (await stayRows(tenant.accountId, meeting.id)).filter((stay) => stay.participantId === adaJoin.body.participantId)
+  t.equal(open.length, 1, 'with one stay')
+  t.equal(open[0]!.leftAt, null)
+})
+
 t.test('P-REC-7: a guest join that read the meeting as live writes nothing when the meeting ended meanwhile', async (t) => {
   const { api, tenant, clock, post, join, live } = await setup(t)
   const host = await tenant.user(['member'])

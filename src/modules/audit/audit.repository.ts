@@ -65,7 +65,7 @@ export function createAuditRepository(db: Db) {
      * statement), for a change written in a single statement: the event commits with it, and the
      * caller chains the account afterwards. `fields` are SQL over the source's columns.
      */
-    pendingFrom(source: SQL, fields: { accountId: SQL; id: SQL; at: SQL; actorType: SQL; actorId: SQL; action: string; targetType: string; targetId: SQL; details: SQL }): SQL {
+    pendingFrom(source: SQL, fields: { accountId: SQL; id: SQL; at: SQL; actorType: SQL; actorId: SQL; action: string | SQL; targetType: string; targetId: SQL; details: SQL }): SQL {
       return sql`insert into audit_pending (account_id, id, at, actor_type, actor_id, action, target_type, target_id, details)
         select ${fields.accountId}, ${fields.id}, ${fields.at}, ${fields.actorType}, ${fields.actorId}, ${fields.action}::text, ${fields.targetType}::text, ${fields.targetId}, ${fields.details}
         from ${source}`

@@ -35,6 +35,25 @@ export interface GuestJoin {
   at: Date
 }
 
+/** A user's join as joinUser writes it: their participant row (made on a first join, reused on a rejoin), their stay and the audit event. */
+export interface UserJoin {
+  accountId: string
+  meetingId: string
+  userId: string
+  /** The id a first join gives the participant; a rejoin keeps the row's own. */
+  participantId: string
+  stayId: string
+  auditId: string
+  actor: AuditActor
+  /** The role of a first join; a rejoin keeps the row's role. */
+  role: ParticipantRow['role']
+  /** Minor status only ever turns on: a user who was a minor at any join of this meeting stays protected as one. */
+  isMinor: boolean
+  /** The waiting room holds them (it is on and they do not manage the meeting), unless their row is a cohost's. */
+  waits: boolean
+  at: Date
+}
+
 const ph = sql.placeholder
 
 // Meetings, their participants and presence intervals; every query names the account.
@@ -52,7 +71,7 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
   const guestInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
       n integer, account_id uuid, meeting_id uuid, participant_id uuid, stay_id uuid, audit_id uuid, actor_type text, actor_id text,
       display_name text, role text, is_minor boolean, joined_by text, waiting boolean, request_key text, at timestamptz)`)
-  const guestLocked = db.$with('locked', {}).as(sql`select m.account_id, m.id from meetings m
+  const liveLocked = db.$with('locked', {}).as(sql`select m.account_id, m.id from meetings m
       where (m.account_id, m.id) in (select distinct x.account_id, x.meeting_id from input x) and m.status = 'live' for share`)
   const guestParticipant = db.$with('participant', getTableColumns(participants)).as(sql`insert into participants
       (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, waiting_since, request_key, created_at)
@@ -78,7 +97,7 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
       details: sql`jsonb_build_object('participantId', p.id, 'role', p.role, 'guest', true, 'waiting', p.waiting_since is not null)`,
     }),
   )
-  const joinGuests = db.with(guestInput, guestLocked, guestParticipant, guestStay, guestAudited).select().from(guestParticipant).prepare('meeting_join_guests')
+  const joinGuests = db.with(guestInput, liveLocked, guestParticipant, guestStay, guestAudited).select().from(guestParticipant).prepare('meeting_join_guests')
   const manyGuests = async (inputs: GuestJoin[]): Promise<(ParticipantRow | undefined)[]> => {
     const rows = inputs.map((input, n) => ({
       n,
@@ -101,6 +120,79 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     return inputs.map((input) => written.get(input.participantId))
   }
   const guestBatcher = new GroupCommit(manyGuests)
+
+  // Users' joins, one statement for every join of the turn as for guests. The participant row is
+  // upserted (a rejoin reuses it) only where the user may enter: no open stay, and not already
+  // waiting when the waiting room holds them; the stay opens unless they wait (the partial unique
+  // index refuses a second open stay, for a rejoin racing another) and the audit event says which.
+  // A join that may not enter answers no row: the meeting is not live, or the user is already in.
+  // Two joins of one user in one batch would update one row twice, which PostgreSQL refuses: the
+  // batch then goes one join at a time and the second is answered as already present.
+  const userInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
+      n integer, account_id uuid, meeting_id uuid, user_id uuid, participant_id uuid, stay_id uuid, audit_id uuid, actor_type text, actor_id text,
+      role text, is_minor boolean, waits boolean, at timestamptz)`)
+  const userParticipant = db.$with('participant', getTableColumns(participants)).as(sql`insert into participants
+      (account_id, id, meeting_id, user_id, guest_display_name, role, is_minor, joined_by, waiting_since, request_key, created_at)
+    select x.account_id, x.participant_id, l.id, x.user_id, null, x.role, x.is_minor, x.user_id::text,
+      case when x.waits and x.role <> 'cohost' then x.at end, null, x.at
+    from input x join locked l on l.account_id = x.account_id and l.id = x.meeting_id
+    order by x.n
+    on conflict (account_id, meeting_id, user_id) where user_id is not null do update
+      set is_minor = participants.is_minor or excluded.is_minor,
+          waiting_since = case when participants.role <> 'cohost' then excluded.waiting_since end
+      where not exists (select 1 from presence_intervals s where s.account_id = participants.account_id and s.participant_id = participants.id and s.left_at is null)
+        and (excluded.waiting_since is null or participants.role = 'cohost' or participants.waiting_since is null)
+    returning *`)
+  const userStay = db.$with('stay', {}).as(sql`insert into presence_intervals (account_id, id, meeting_id, participant_id, joined_at)
+    select p.account_id, x.stay_id, p.meeting_id, p.id, x.at
+    from participant p join input x on x.account_id = p.account_id and x.meeting_id = p.meeting_id and x.user_id = p.user_id
+    where p.waiting_since is null order by x.n
+    on conflict do nothing
+    returning participant_id`)
+  const userAudited = db.$with('audited', {}).as(
+    audit.pendingFrom(
+      sql`participant p join input x on x.account_id = p.account_id and x.meeting_id = p.meeting_id and x.user_id = p.user_id
+        left join stay s on s.participant_id = p.id
+        where p.waiting_since is not null or s.participant_id is not null order by x.n`,
+      {
+        accountId: sql`p.account_id`,
+        id: sql`x.audit_id`,
+        at: sql`x.at`,
+        actorType: sql`x.actor_type`,
+        actorId: sql`x.actor_id`,
+        action: sql`case when p.waiting_since is null then 'participant.joined' else 'participant.waiting' end`,
+        targetType: 'meeting',
+        targetId: sql`p.meeting_id::text`,
+        details: sql`jsonb_build_object('participantId', p.id, 'role', p.role, 'guest', false)`,
+      },
+    ),
+  )
+  const joinUsers = db
+    .with(userInput, liveLocked, userParticipant, userStay, userAudited)
+    .select()
+    .from(userParticipant)
+    .where(sql`"participant"."waiting_since" is not null or exists (select 1 from stay s where s.participant_id = "participant"."id")`)
+    .prepare('meeting_join_users')
+  const manyUsers = async (inputs: UserJoin[]): Promise<(ParticipantRow | undefined)[]> => {
+    const rows = inputs.map((input, n) => ({
+      n,
+      account_id: input.accountId,
+      meeting_id: input.meetingId,
+      user_id: input.userId,
+      participant_id: input.participantId,
+      stay_id: input.stayId,
+      audit_id: input.auditId,
+      actor_type: input.actor.type,
+      actor_id: input.actor.id,
+      role: input.role,
+      is_minor: input.isMinor,
+      waits: input.waits,
+      at: input.at.toISOString(),
+    }))
+    const written = await joinUsers.execute({ rows: JSON.stringify(rows) })
+    return inputs.map((input) => written.find((row) => row.accountId === input.accountId && row.meetingId === input.meetingId && row.userId === input.userId))
+  }
+  const userBatcher = new GroupCommit(manyUsers)
 
   const byId = db
     .select()
@@ -250,20 +342,12 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     },
 
     /**
-     * The user's participant row, created on first join; a rejoin reuses it. Minor status only
-     * ever turns on: a user who was a minor at any join of this meeting stays protected as one.
+     * The user's participant row (made on a first join, reused on a rejoin) with their stay or their
+     * place in the waiting room, written with the joins that arrived with it; undefined when the
+     * meeting is not live or the user is already present or waiting. The caller chains the audit event.
      */
-    async ensureUserParticipant(tx: Executor, row: typeof participants.$inferInsert): Promise<ParticipantRow> {
-      const [upserted] = await tx
-        .insert(participants)
-        .values(row)
-        .onConflictDoUpdate({
-          target: [participants.accountId, participants.meetingId, participants.userId],
-          targetWhere: sql`${participants.userId} is not null`,
-          set: { isMinor: sql`${participants.isMinor} or excluded.is_minor` },
-        })
-        .returning()
-      return upserted!
+    joinUser(input: UserJoin): Promise<ParticipantRow | undefined> {
+      return userBatcher.run(input)
     },
 
     /** The guest an earlier run of a join with this request key made. */
@@ -284,25 +368,6 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     async openStay(tx: Executor, row: typeof presenceIntervals.$inferInsert): Promise<boolean> {
       const inserted = await tx.insert(presenceIntervals).values(row).onConflictDoNothing().returning({ id: presenceIntervals.id })
       return inserted.length > 0
-    },
-
-    /** Puts a participant in the waiting room; false when they are already waiting or present. */
-    async startWaiting(tx: Executor, accountId: string, participantId: string, at: Date): Promise<boolean> {
-      const rows = await tx
-        .update(participants)
-        .set({ waitingSince: at })
-        .where(
-          and(
-            eq(participants.accountId, accountId),
-            eq(participants.id, participantId),
-            isNull(participants.waitingSince),
-            // Qualified by hand: drizzle renders a column object unqualified, which inside this
-            // subquery would bind to presence_intervals' own columns.
-            sql`not exists (select 1 from presence_intervals s where s.account_id = participants.account_id and s.participant_id = participants.id and s.left_at is null)`,
-          ),
-        )
-        .returning({ id: participants.id })
-      return rows.length > 0
     },
 
     /** Takes a participant out of the waiting room (admitted, or gone); false when they were not waiting. */

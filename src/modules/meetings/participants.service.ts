@@ -107,45 +107,36 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
 
   /**
    * A user's participant row is reused on a rejoin; they may not hold two open stays. The waiting
-   * room holds them unless they manage the meeting or are its cohost.
+   * room holds them unless they manage the meeting or are its cohost. One statement writes the
+   * join (the participant, the stay or the wait, the audit event), locking the meeting while live:
+   * an end that races this join waits, then closes the new stay too.
    */
   async function joinUser(principal: Principal, meeting: MeetingRow, now: Date, requestedRole: Join['role'], waitingRoom: boolean) {
     const user = await users.findById(principal.accountId, principal.subject)
     if (!user) throw new NotFoundError('User')
-    const role = meeting.hostUserId === principal.subject ? 'host' : (requestedRole ?? 'attendee')
-    return inTransaction(async (tx) => {
-      // Held to commit: an end that races this join waits, then closes the new stay too.
-      assertLive((await meetings.lock(tx, meeting.accountId, meeting.id, 'share'))!)
-      const id = newId(now.getTime())
-      const row = await meetings.ensureUserParticipant(tx, {
-        accountId: meeting.accountId,
-        id,
-        meetingId: meeting.id,
-        userId: principal.subject,
-        role,
-        isMinor: isMinor(user, now),
-        joinedBy: principal.subject,
-        createdAt: now,
-      })
-      const waiting = waitingRoom && !isManager(principal, meeting) && row.role !== 'cohost'
-      if (waiting) {
-        if (!(await meetings.startWaiting(tx, meeting.accountId, row.id, now))) throw alreadyIn()
-      } else {
-        // A waiting room switched off meanwhile lets a waiting participant straight in.
-        await meetings.stopWaiting(tx, meeting.accountId, row.id)
-        const opened = await meetings.openStay(tx, { accountId: meeting.accountId, id: newId(now.getTime()), meetingId: meeting.id, participantId: row.id, joinedAt: now })
-        if (!opened) throw alreadyIn()
-      }
-      await audit.append(tx, meeting.accountId, {
-        actor: auditActor(principal),
-        action: waiting ? 'participant.waiting' : 'participant.joined',
-        targetType: 'meeting',
-        targetId: meeting.id,
-        details: { participantId: row.id, role: row.role, guest: false },
-      }, now)
-      // The upsert answers an earlier row of this user on a rejoin.
-      return { participant: row, newParticipant: row.id === id, waiting }
+    const participantId = newId(now.getTime())
+    const participant = await meetings.joinUser({
+      accountId: meeting.accountId,
+      meetingId: meeting.id,
+      userId: principal.subject,
+      participantId,
+      stayId: newId(now.getTime()),
+      auditId: newId(now.getTime()),
+      actor: auditActor(principal),
+      role: meeting.hostUserId === principal.subject ? 'host' : (requestedRole ?? 'attendee'),
+      isMinor: isMinor(user, now),
+      waits: waitingRoom && !isManager(principal, meeting),
+      at: now,
     })
+    if (!participant) {
+      // Nothing was written: say why (the meeting ended meanwhile, or the user is already in).
+      const current = await meetings.findById(meeting.accountId, meeting.id)
+      if (!current) throw new NotFoundError('Meeting')
+      assertLive(current)
+      throw alreadyIn()
+    }
+    await chainAudit(meeting.accountId)
+    return { participant, newParticipant: participant.id === participantId, waiting: participant.waitingSince !== null }
   }
 
   function view(participant: ParticipantRow, displayName: string, stays: PresenceRow[], until: Date) {
