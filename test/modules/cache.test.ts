@@ -40,7 +40,12 @@ t.test('P-DSR-5: a cancellation, a demotion and a lock bind at once where made a
     t.equal((await me(app, bo.token)).status, 200)
     t.equal((await effective(app, bo.token))['recording.cloud.enabled'].value, false)
   }
-  const { queries } = await countQueries(() => two.request({ method: 'GET', url: '/v1/me/settings/effective', token: bo.token }))
+  // A load that overlapped any invalidation (another test's write, of any account) is not kept: a
+  // value read before a change committed must not outlive it. So the cache may need more reads to warm.
+  let queries: string[] = ['not read yet']
+  for (let read = 0; read < 20 && queries.length > 0; read++) {
+    queries = (await countQueries(() => two.request({ method: 'GET', url: '/v1/me/settings/effective', token: bo.token }))).queries
+  }
   t.same(queries, [], 'a warm read of effective settings costs no round trip')
 
   // A demotion through one: binds there at once, and in two within a second.

@@ -81,11 +81,11 @@ t.test('the gate facts statement settles on one generic plan, also where the tab
       }
     })
     const [counts] = rowsOf<{ generic: number; custom: number }>(
-      await tx.execute(sql`select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like '%from presence_intervals s%'`),
+      await tx.execute(sql`select generic_plans::int as generic, custom_plans::int as custom from pg_prepared_statements where statement like '%''hostUserId'', m.host_user_id%'`),
     )
     return { counts, queries }
   })
-  const statement = queries.find((q) => q.includes('from presence_intervals s'))!
+  const statement = queries.find((q) => q.includes("'hostUserId', m.host_user_id"))!
   const parameters = statement.match(/\$\d+/g) ?? []
   const opaque = statement.match(/\(select \$\d+::(uuid|text|timestamptz)\)/g) ?? []
   t.ok(parameters.length > 0, 'the statement takes parameters')

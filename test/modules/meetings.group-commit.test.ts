@@ -1,4 +1,5 @@
-import { and, asc, eq, inArray } from 'drizzle-orm'
+import { and, asc, eq, inArray, sql } from 'drizzle-orm'
+import { unionAll } from 'drizzle-orm/pg-core'
 import t, { type Test } from 'tap'
 import { auditEntries, auditPending, participants, presenceIntervals } from '../../db/schema/index.js'
 import type { GuestJoin, UserJoin } from '../../src/modules/meetings/meetings.repository.js'
@@ -67,9 +68,11 @@ async function setup(t: Test) {
   /** The audit events of the account, pending or chained, in the order they were appended. */
   const audited = async () => {
     const { db } = await testDatabase()
-    const chained = await db.select({ id: auditEntries.id }).from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId)).orderBy(asc(auditEntries.seq))
-    const pending = await db.select({ id: auditPending.id }).from(auditPending).where(eq(auditPending.accountId, tenant.accountId)).orderBy(asc(auditPending.seq))
-    return [...chained, ...pending].map((row) => row.id)
+    // One statement: the chainer may move events from pending into the chain between two reads.
+    const chained = db.select({ id: auditEntries.id, pending: sql<number>`0`.as('pending'), seq: auditEntries.seq }).from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+    const pending = db.select({ id: auditPending.id, pending: sql<number>`1`.as('pending'), seq: auditPending.seq }).from(auditPending).where(eq(auditPending.accountId, tenant.accountId))
+    const rows = await unionAll(chained, pending)
+    return rows.sort((a, b) => a.pending - b.pending || Number(a.seq) - Number(b.seq)).map((row) => row.id)
   }
   return { api, tenant, repository, input, stored, stays, audited, meeting, meetingId }
 }
@@ -210,4 +213,30 @@ t.test("users' joins arriving together are one statement; a user already present
     [inputs[0]!.auditId, inputs[2]!.auditId],
     'an audit event for each join that entered, in arrival order',
   )
+})
+
+t.test("two joins of one user in one batch go one at a time, each answered as it would be alone", async (t) => {
+  const { tenant, repository, meetingId, stays } = await setup(t)
+  const ada = await tenant.user(['member'])
+  const input = (waits: boolean): UserJoin => ({
+    accountId: tenant.accountId,
+    meetingId,
+    userId: ada.id,
+    participantId: newId(),
+    stayId: newId(),
+    auditId: newId(),
+    actor: { type: 'user', id: ada.id },
+    role: 'attendee',
+    isMinor: false,
+    waits,
+    at: new Date(),
+  })
+  const waiting = await repository.joinUser(input(true))
+  t.not(waiting?.waitingSince, null, 'ada waits')
+  // Alone, the first (held by the waiting room) finds ada waiting already; the second lets her in.
+  const [first, second] = await Promise.all([repository.joinUser(input(true)), repository.joinUser(input(false))])
+  t.equal(first, undefined, 'the first is answered with nothing: waiting already')
+  t.equal(second?.id, waiting!.id, 'the second enters, on her row')
+  t.equal(second?.waitingSince, null)
+  t.equal((await stays([waiting!.id])).length, 1, 'one stay')
 })

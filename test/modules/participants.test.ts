@@ -1,6 +1,7 @@
-import { and, eq } from 'drizzle-orm'
+import { and, eq, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { auditEntries, participants, presenceIntervals } from '../../db/schema/index.js'
+import { rowsOf } from '../../db/client.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 
@@ -821,6 +822,44 @@ t.test('P-SET-1: a cohost rejoins past the waiting room; a waiting user whose me
   const open = (await stayRows(tenant.accountId, meeting.id)).filter((stay) => stay.participantId === adaJoin.body.participantId)
   t.equal(open.length, 1, 'with one stay')
   t.equal(open[0]!.leftAt, null)
+})
+
+t.test('P-SET-1: a waiting user who joins again while the host admits them is present, never left waiting beside an open stay', async (t) => {
+  const { api, tenant, clock, post, join, live } = await setup(t, { defaults: true })
+  const host = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const meeting = await live(host.token)
+  const waiting = await join(meeting.id, ada.token)
+  t.equal(waiting.body.waiting, true)
+  clock.set(plus(T0, 30))
+  const database = await testDatabase()
+  if (database.kind === 'postgres') {
+    // The admission holds the participant row (its wait cleared, its stay opened) until released;
+    // the join's statement starts meanwhile, waits for the row, and checks the stays after.
+    const { atGate, release } = gate(t, api.app.services.repositories.meetings, 'openStay', 'after')
+    const admitting = post(`/v1/meetings/${meeting.id}/participants/${waiting.body.participantId}/admit`, host.token)
+    await atGate
+    const joining = join(meeting.id, ada.token)
+    const blocked = async () => {
+      const rows = rowsOf<{ n: number }>(
+        await database.db.execute(sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%insert into participants%'`),
+      )
+      return rows[0]!.n > 0
+    }
+    for (let tries = 0; !(await blocked()) && tries < 500; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.ok(await blocked(), 'the join waits for the admission')
+    release()
+    t.equal((await admitting).status, 200, 'admitted')
+    problem(t, await joining, 409, 'already_present', 'the join sees the stay the admission opened')
+  } else {
+    // One connection runs one transaction at a time: the join follows the admission.
+    t.equal((await post(`/v1/meetings/${meeting.id}/participants/${waiting.body.participantId}/admit`, host.token)).status, 200, 'admitted')
+    problem(t, await join(meeting.id, ada.token), 409, 'already_present', 'present already')
+  }
+  const [row] = await participantRows(tenant.accountId, meeting.id)
+  t.equal(row?.waitingSince, null, 'not waiting')
+  t.same((await stayRows(tenant.accountId, meeting.id)).map((stay) => [stay.joinedAt.toISOString(), stay.leftAt]), [[plus(T0, 30), null]], 'one open stay, from the admission')
+  t.equal((await auditRows(tenant.accountId, 'participant.waiting')).length, 1, 'the second join is not audited as a wait')
 })
 
 t.test('P-REC-7: a guest join that read the meeting as live writes nothing when the meeting ended meanwhile', async (t) => {

@@ -126,8 +126,10 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
   // waiting when the waiting room holds them; the stay opens unless they wait (the partial unique
   // index refuses a second open stay, for a rejoin racing another) and the audit event says which.
   // A join that may not enter answers no row: the meeting is not live, or the user is already in.
-  // Two joins of one user in one batch would update one row twice, which PostgreSQL refuses: the
-  // batch then goes one join at a time and the second is answered as already present.
+  // The open stay is looked up by participant_stay_open (migration 0018), with a snapshot of its
+  // own: after waiting for an admission that holds the row, the statement's own snapshot would not
+  // see the stay the admission opened. Rows are upserted in one order (user), so two batches lock
+  // them in the same order; a batch never holds one user twice (see manyUsers).
   const userInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
       n integer, account_id uuid, meeting_id uuid, user_id uuid, participant_id uuid, stay_id uuid, audit_id uuid, actor_type text, actor_id text,
       role text, is_minor boolean, waits boolean, at timestamptz)`)
@@ -136,11 +138,11 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     select x.account_id, x.participant_id, l.id, x.user_id, null, x.role, x.is_minor, x.user_id::text,
       case when x.waits and x.role <> 'cohost' then x.at end, null, x.at
     from input x join locked l on l.account_id = x.account_id and l.id = x.meeting_id
-    order by x.n
+    order by x.account_id, x.meeting_id, x.user_id
     on conflict (account_id, meeting_id, user_id) where user_id is not null do update
       set is_minor = participants.is_minor or excluded.is_minor,
           waiting_since = case when participants.role <> 'cohost' then excluded.waiting_since end
-      where not exists (select 1 from presence_intervals s where s.account_id = participants.account_id and s.participant_id = participants.id and s.left_at is null)
+      where not participant_stay_open(participants.account_id, participants.id)
         and (excluded.waiting_since is null or participants.role = 'cohost' or participants.waiting_since is null)
     returning *`)
   const userStay = db.$with('stay', {}).as(sql`insert into presence_intervals (account_id, id, meeting_id, participant_id, joined_at)
@@ -174,6 +176,10 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
     .where(sql`"participant"."waiting_since" is not null or exists (select 1 from stay s where s.participant_id = "participant"."id")`)
     .prepare('meeting_join_users')
   const manyUsers = async (inputs: UserJoin[]): Promise<(ParticipantRow | undefined)[]> => {
+    const key = (input: UserJoin) => `${input.accountId}:${input.meetingId}:${input.userId}`
+    // Two joins of one user would both read the row as it was: refused, the batch goes one join at
+    // a time (group commit's fallback), and the second finds the first's stay or wait.
+    if (new Set(inputs.map(key)).size < inputs.length) throw new Error('a user joins twice in one batch')
     const rows = inputs.map((input, n) => ({
       n,
       account_id: input.accountId,
