@@ -2093,10 +2093,10 @@ export interface components {
                 layer: "platform" | "account" | "group" | "user" | "meeting";
                 id: string | null;
                 /**
-                 * @description Set for user values and values written by a privacy signal
+                 * @description Set for user values and values written by a privacy signal; restriction: the user restricted processing (P-DSR-4), which holds this key at its most private value
                  * @enum {string}
                  */
-                origin?: "explicit" | "gpc_signal" | "dnt_signal";
+                origin?: "explicit" | "gpc_signal" | "dnt_signal" | "restriction";
             };
             lock: {
                 /** @enum {string} */
@@ -2109,15 +2109,14 @@ export interface components {
                 /** Format: date-time */
                 since: string;
             } | null;
-            /** @description Values set at lower layers that a lock keeps inactive (kept, not deleted) */
+            /** @description Values set at lower layers that a lock keeps inactive, and the value a restriction of processing holds off (kept, not deleted) */
             overridden: {
                 /** @enum {string} */
-                layer: "account" | "group" | "user" | "meeting";
-                /** Format: uuid */
-                id: string;
+                layer: "platform" | "account" | "group" | "user" | "meeting";
+                id: string | null;
                 value: unknown;
                 /** @enum {string} */
-                reason: "fixed_lock" | "floor_lock";
+                reason: "fixed_lock" | "floor_lock" | "restriction";
             }[];
         };
         EffectiveSettings: {
@@ -2151,6 +2150,8 @@ export interface components {
                 userOptIn: boolean;
                 /** @description The user's most private choice applies even under a lock */
                 userRestrictionWins: boolean;
+                /** @description Held at its most private value while the user restricts processing or objects (P-DSR-4: marketing, profiling) */
+                stopsWhileRestricted: boolean;
                 /** @description JSON Schema of the value */
                 schema: {
                     [key: string]: unknown;

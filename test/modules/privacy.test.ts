@@ -281,6 +281,39 @@ t.test('P-DSR-4: a completed restriction stops monitoring and attention for the 
   t.equal((await ctx.req('POST', `/v1/me/privacy-requests/${filed.id}/lift`, ctx.ada.token)).status, 409, 'lifted once')
 })
 
+t.test('P-DSR-4: while a restriction stands, marketing and profiling settings resolve off whatever the user chose; lifted, the choice applies again', async (t) => {
+  const ctx = await setup(t)
+  const STOPPED = ['privacy.marketing_email', 'privacy.analytics', 'privacy.targeted_ads', 'privacy.data_sharing']
+  const effective = async (token: string, url = '/v1/me/settings/effective') => (await ctx.must(ctx.req('GET', url, token), 200, 'effective')).settings
+  await ctx.must(ctx.req('PATCH', '/v1/me/settings', ctx.ada.token, { values: Object.fromEntries([...STOPPED, 'privacy.non_essential_cookies'].map((key) => [key, true])) }), 200, 'opt in')
+  const before = await effective(ctx.ada.token)
+  t.same(STOPPED.map((key) => before[key].value), [true, true, true, true], 'opted in')
+
+  const filed = await ctx.must(ctx.req('POST', '/v1/me/privacy-requests', ctx.ada.token, { type: 'restriction' }), 201, 'restrict')
+  await ctx.work()
+  const done = await ctx.must(ctx.req('GET', `${ctx.requests}/${filed.id}`, ctx.tenant.admin), 200, 'request')
+  t.same(done.result, { restricted: true, stops: ['attention_tracking', 'media_monitoring', ...STOPPED] }, 'the result names what stops')
+  const during = await effective(ctx.ada.token)
+  for (const key of STOPPED) {
+    t.equal(during[key].value, false, `${key} off while restricted`)
+    t.same(during[key].source, { layer: 'user', id: ctx.ada.id, origin: 'restriction' })
+    t.same(during[key].overridden, [{ layer: 'user', id: ctx.ada.id, value: true, reason: 'restriction' }], 'her choice is kept')
+  }
+  t.equal(during['privacy.non_essential_cookies'].value, true, 'a setting the restriction does not cover keeps her choice')
+  const asAdmin = await effective(ctx.tenant.admin, `/v1/accounts/${ctx.tenant.accountId}/users/${ctx.ada.id}/settings/effective`)
+  t.equal(asAdmin['privacy.analytics'].value, false, 'what the platform reads for her says off too')
+  const catalog = await ctx.must(ctx.req('GET', '/v1/settings/catalog', ctx.ada.token), 200, 'catalog')
+  t.same(
+    catalog.settings.filter((item: { stopsWhileRestricted: boolean }) => item.stopsWhileRestricted).map((item: { key: string }) => item.key).sort(),
+    [...STOPPED].sort(),
+    'the catalogue says which keys a restriction holds off',
+  )
+
+  await ctx.must(ctx.req('POST', `/v1/me/privacy-requests/${filed.id}/lift`, ctx.ada.token), 200, 'lift')
+  const after = await effective(ctx.ada.token)
+  t.same(STOPPED.map((key) => [after[key].value, after[key].source.origin]), STOPPED.map(() => [true, 'explicit']), 'lifted: her choices apply again')
+})
+
 t.test('P-DSR-7: one request withdraws every standing grant, each as a record of its own; earlier records stay', async (t) => {
   const ctx = await setup(t)
   const { db } = await testDatabase()

@@ -107,3 +107,18 @@ t.test('P-SET-5: a privacy-signal value applies even under a lock that forced th
   t.equal(effective.value, false)
   t.same(effective.source, { layer: 'user', id: USER, origin: 'gpc_signal' })
 })
+
+t.test('P-DSR-4: a restricted user resolves the keys a restriction stops to their private value, their choice kept as overridden; others keep theirs', async (t) => {
+  const values = [value('user', USER, 'privacy.analytics', true), value('user', USER, 'privacy.non_essential_cookies', true), value('account', ACCOUNT, 'meeting.join_muted', true)]
+  const restricted = resolveAll({ values, locks: [], userStatus: 'restricted', userId: USER })
+  t.equal(restricted['privacy.analytics']!.value, false)
+  t.same(restricted['privacy.analytics']!.source, { layer: 'user', id: USER, origin: 'restriction' })
+  t.same(restricted['privacy.analytics']!.overridden, [{ layer: 'user', id: USER, value: true, reason: 'restriction' }])
+  t.equal(restricted['privacy.marketing_email']!.value, false, 'already private: nothing to hold off')
+  t.same(restricted['privacy.marketing_email']!.overridden, [])
+  t.equal(restricted['privacy.non_essential_cookies']!.value, true, 'a key the restriction does not cover')
+  t.equal(restricted['meeting.join_muted']!.value, true)
+  const active = resolveAll({ values, locks: [], userStatus: 'active', userId: USER })
+  t.equal(active['privacy.analytics']!.value, true, 'an active user gets their choice')
+  t.doesNotThrow(() => assertWritable(def('privacy.analytics'), { values, locks: [], userStatus: 'restricted', userId: USER }, 'user', true), 'a restricted user may still record a choice')
+})

@@ -13,6 +13,10 @@ import type { MeetingsRepository } from '../meetings/meetings.repository.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
 import { PERSONAL_DATA } from './privacy.catalog.js'
+import { CATALOG } from '../settings/settings.catalog.js'
+
+/** The settings a restriction holds off while it stands (marketing and profiling, P-DSR-4). */
+const RESTRICTED_SETTINGS = CATALOG.filter((definition) => definition.stopsWhileRestricted).map((definition) => definition.key)
 import { deadlineOf } from './privacy.deadline.js'
 import type { HistoryRow, PrivacyRepository, PrivacyRequestRow, Subject } from './privacy.repository.js'
 import { type ExportDocument, type FileForSubject, type FileOwnRequest, MAX_EXTENSION_DAYS, type PatchRequest } from './privacy.schemas.js'
@@ -318,7 +322,7 @@ export function createPrivacyService(deps: Deps) {
         case 'objection': {
           const user = await users.findById(accountId, row.subjectUserId!, tx)
           if (user && user.status !== 'cancelled') await users.update(tx, accountId, row.subjectUserId!, { status: 'restricted', updatedAt: now })
-          result = { restricted: true, stops: ['attention_tracking', 'media_monitoring'] }
+          result = { restricted: true, stops: ['attention_tracking', 'media_monitoring', ...RESTRICTED_SETTINGS] }
           break
         }
         case 'withdraw_consent': {

@@ -36,6 +36,11 @@ export interface SettingDefinition {
    * time; P-DSR-7: withdrawing is as easy as giving).
    */
   userRestrictionWins?: boolean
+  /**
+   * Processing that a restriction or an objection stops while it stands (P-DSR-4: marketing and
+   * profiling): for a restricted user the key resolves to its most private value, whatever is set.
+   */
+  stopsWhileRestricted?: boolean
   /** A retention period: a value outside its floor and ceiling is 400 retention_out_of_bounds (P-RET-3). */
   retention?: RetentionBounds
 }
@@ -93,6 +98,7 @@ const consentModes = ['explicit', 'acknowledge', 'notice'] as const
 
 const permission = (definition: SettingDefinition): SettingDefinition => ({ ...definition, userRestrictionWins: true })
 const userConsent = (definition: SettingDefinition): SettingDefinition => ({ ...definition, userOptIn: true, userRestrictionWins: true })
+const restrictable = (definition: SettingDefinition): SettingDefinition => ({ ...definition, stopsWhileRestricted: true })
 
 export const CATALOG: readonly SettingDefinition[] = [
   bool('recording.cloud.enabled', 'recording', 'Cloud recording may be started (P-REC-5)', false, false),
@@ -149,11 +155,11 @@ export const CATALOG: readonly SettingDefinition[] = [
   permission(bool('permissions.camera', 'permissions', 'The camera may be used; off means nothing from it is collected (P-SET-2)', true, false, ABOVE_MEETING)),
   permission(bool('permissions.microphone', 'permissions', 'The microphone may be used (P-SET-2)', true, false, ABOVE_MEETING)),
   permission(bool('permissions.screen_capture', 'permissions', 'The screen may be captured (P-SET-2)', true, false, ABOVE_MEETING)),
-  userConsent(bool('privacy.marketing_email', 'privacy', 'Marketing messages (P-SET-4)', false, false, ABOVE_MEETING)),
-  userConsent(bool('privacy.analytics', 'privacy', 'Product analytics; DNT turns it off (P-SET-4, P-SET-5)', false, false, ABOVE_MEETING)),
+  restrictable(userConsent(bool('privacy.marketing_email', 'privacy', 'Marketing messages (P-SET-4)', false, false, ABOVE_MEETING))),
+  restrictable(userConsent(bool('privacy.analytics', 'privacy', 'Product analytics; DNT turns it off (P-SET-4, P-SET-5)', false, false, ABOVE_MEETING))),
   userConsent(bool('privacy.non_essential_cookies', 'privacy', 'Non-essential cookies (P-SET-4)', false, false, ABOVE_MEETING)),
-  userConsent(bool('privacy.targeted_ads', 'privacy', 'Targeted advertising; Sec-GPC turns it off (P-SET-4, P-SET-5)', false, false, ABOVE_MEETING)),
-  userConsent(bool('privacy.data_sharing', 'privacy', 'Sale or sharing of personal data with third parties; Sec-GPC turns it off (P-GOV-4, P-SET-5)', false, false, ABOVE_MEETING)),
+  restrictable(userConsent(bool('privacy.targeted_ads', 'privacy', 'Targeted advertising; Sec-GPC turns it off (P-SET-4, P-SET-5)', false, false, ABOVE_MEETING))),
+  restrictable(userConsent(bool('privacy.data_sharing', 'privacy', 'Sale or sharing of personal data with third parties; Sec-GPC turns it off (P-GOV-4, P-SET-5)', false, false, ABOVE_MEETING))),
   {
     key: 'privacy.essential_cookies',
     category: 'privacy',

@@ -69,6 +69,7 @@ export function toChain(rows: ChainRow[]): Chain {
   for (const row of rows) {
     if (row.row_kind === 'user') {
       chain.userStatus = row.key
+      chain.userId = row.scope_id
       continue
     }
     const common = { scopeId: row.scope_id, key: row.key, by: row.by, at: new Date(row.at), rank: row.rank === null ? null : Number(row.rank) }

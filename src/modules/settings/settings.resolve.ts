@@ -17,6 +17,9 @@ import { atLeastAsPrivate, CATALOG, CATALOG_BY_KEY, type Layer, mostPrivateValue
 // - A value written by a privacy signal (Sec-GPC, DNT) is the user's legal opt-out, and a user's
 //   most private choice on a key marked userRestrictionWins (permissions, privacy choices) is
 //   theirs to make: both apply even under a lock.
+// - While a user's processing is restricted (a restriction or an objection, P-DSR-4), the keys
+//   marked stopsWhileRestricted (marketing, profiling) resolve to their most private value; what
+//   was set stays, reported as overridden, and applies again once the restriction is lifted.
 
 export interface ChainValue {
   layer: Layer
@@ -45,6 +48,8 @@ export interface Chain {
   locks: ChainLock[]
   /** When the chain was loaded for a user: that user's status, or undefined if there is no such user. */
   userStatus?: string | undefined
+  /** That user's id. */
+  userId?: string | undefined
 }
 
 export interface ActiveLock {
@@ -59,9 +64,9 @@ export interface ActiveLock {
 
 export interface EffectiveSetting {
   value: unknown
-  source: { layer: Layer | 'platform'; id: string | null; origin?: ChainValue['origin'] }
+  source: { layer: Layer | 'platform'; id: string | null; origin?: ChainValue['origin'] | 'restriction' }
   lock: Omit<ActiveLock, 'value'> | null
-  overridden: { layer: Layer; id: string; value: unknown; reason: 'fixed_lock' | 'floor_lock' }[]
+  overridden: { layer: Layer | 'platform'; id: string | null; value: unknown; reason: 'fixed_lock' | 'floor_lock' | 'restriction' }[]
 }
 
 const ORDER: Layer[] = ['account', 'group', 'user', 'meeting']
@@ -115,6 +120,14 @@ function resolveKey(definition: SettingDefinition, chain: Chain, stopAt?: Layer)
   if (reported) {
     const { value: _floor, ...lock } = reported
     result.lock = lock
+  }
+  if (definition.stopsWhileRestricted && chain.userStatus === 'restricted' && stopAt === undefined) {
+    const stopped = mostPrivateValue(definition)
+    if (result.value !== stopped) {
+      result.overridden.push({ layer: result.source.layer, id: result.source.id, value: result.value, reason: 'restriction' })
+      result.value = stopped
+      result.source = { layer: 'user', id: chain.userId ?? null, origin: 'restriction' }
+    }
   }
   return { result, locks }
 }

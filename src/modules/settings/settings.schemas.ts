@@ -39,7 +39,10 @@ export const EffectiveSettingSchema = z
     source: z.object({
       layer: z.enum(['platform', 'account', 'group', 'user', 'meeting']),
       id: z.uuid().nullable(),
-      origin: z.enum(['explicit', 'gpc_signal', 'dnt_signal']).optional().describe('Set for user values and values written by a privacy signal'),
+      origin: z
+        .enum(['explicit', 'gpc_signal', 'dnt_signal', 'restriction'])
+        .optional()
+        .describe('Set for user values and values written by a privacy signal; restriction: the user restricted processing (P-DSR-4), which holds this key at its most private value'),
     }),
     lock: z
       .object({ kind: LockKind, layer: z.enum(['account', 'group']), id: z.uuid(), by: z.string(), since: z.iso.datetime() })
@@ -47,13 +50,13 @@ export const EffectiveSettingSchema = z
     overridden: z
       .array(
         z.object({
-          layer: LayerName,
-          id: z.uuid(),
+          layer: z.enum(['platform', 'account', 'group', 'user', 'meeting']),
+          id: z.uuid().nullable(),
           value: z.unknown(),
-          reason: z.enum(['fixed_lock', 'floor_lock']),
+          reason: z.enum(['fixed_lock', 'floor_lock', 'restriction']),
         }),
       )
-      .describe('Values set at lower layers that a lock keeps inactive (kept, not deleted)'),
+      .describe('Values set at lower layers that a lock keeps inactive, and the value a restriction of processing holds off (kept, not deleted)'),
   })
   .meta({ id: 'EffectiveSetting' })
 
@@ -81,6 +84,7 @@ export const CatalogSchema = z
         }),
         userOptIn: z.boolean().describe('Only the user can turn it on; account and group layers may only set the private value'),
         userRestrictionWins: z.boolean().describe("The user's most private choice applies even under a lock"),
+        stopsWhileRestricted: z.boolean().describe('Held at its most private value while the user restricts processing or objects (P-DSR-4: marketing, profiling)'),
         schema: z.record(z.string(), z.unknown()).describe('JSON Schema of the value'),
       }),
     ),

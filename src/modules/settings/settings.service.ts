@@ -82,6 +82,7 @@ const catalog = {
     privacyOrder: privacyOrderOf(definition),
     userOptIn: definition.userOptIn === true,
     userRestrictionWins: definition.userRestrictionWins === true,
+    stopsWhileRestricted: definition.stopsWhileRestricted === true,
     schema: z.toJSONSchema(definition.schema) as Record<string, unknown>,
   })),
 }
