@@ -862,6 +862,50 @@ t.test('P-SET-1: a waiting user who joins again while the host admits them is pr
   t.equal((await auditRows(tenant.accountId, 'participant.waiting')).length, 1, 'the second join is not audited as a wait')
 })
 
+t.test('P-REC-7: a user who joins again while their leave is still being written enters once it is, with a stay of their own', async (t) => {
+  const { api, tenant, clock, join, leave, live } = await setup(t)
+  const host = await tenant.user(['member'])
+  const ada = await tenant.user(['member'])
+  const meeting = await live(host.token)
+  const first = await join(meeting.id, ada.token)
+  t.equal(first.status, 201)
+  clock.set(plus(T0, 30))
+  const database = await testDatabase()
+  if (database.kind === 'postgres') {
+    // The leave holds the stay it closed until released; the join's statement waits for it.
+    const { atGate, release } = gate(t, api.app.services.repositories.meetings, 'closeStay', 'after')
+    const leaving = leave(meeting.id, first.body.participantId, ada.token)
+    await atGate
+    clock.set(plus(T0, 31))
+    const joining = join(meeting.id, ada.token)
+    const blocked = async () => {
+      const rows = rowsOf<{ n: number }>(
+        await database.db.execute(sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%insert into participants%'`),
+      )
+      return rows[0]!.n > 0
+    }
+    for (let tries = 0; !(await blocked()) && tries < 500; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
+    t.ok(await blocked(), 'the join waits for the leave')
+    release()
+    t.equal((await leaving).status, 204, 'left')
+    const again = await joining
+    t.equal(again.status, 201, 'the join enters once the leave is written', { body: again.body })
+  } else {
+    // One connection runs one transaction at a time: the join follows the leave.
+    t.equal((await leave(meeting.id, first.body.participantId, ada.token)).status, 204, 'left')
+    clock.set(plus(T0, 31))
+    t.equal((await join(meeting.id, ada.token)).status, 201, 'joins again')
+  }
+  t.same(
+    (await stayRows(tenant.accountId, meeting.id)).map((stay) => [stay.joinedAt.toISOString(), stay.leftAt?.toISOString() ?? null]),
+    [
+      [T0, plus(T0, 30)],
+      [plus(T0, 31), null],
+    ],
+    'the first stay closed, the second open',
+  )
+})
+
 t.test('P-REC-7: a guest join that read the meeting as live writes nothing when the meeting ended meanwhile', async (t) => {
   const { api, tenant, clock, post, join, live } = await setup(t)
   const host = await tenant.user(['member'])
