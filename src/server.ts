@@ -8,6 +8,7 @@ import { isPrimaryOfWorkers, runPrimary, workerNumber } from './cluster.js'
 import { type Config, ConfigError, loadConfig } from './config.js'
 import { signToken } from './lib/jwt-keys.js'
 import { ensureDemoAdmin } from './modules/accounts/accounts.demo.js'
+import { PRESSURE_SAMPLE_MS } from './plugins/in-flight.js'
 
 // config → database → app → listen → graceful close. Nothing else lives here.
 
@@ -88,6 +89,12 @@ async function main() {
       )
     }
   }
+  // The start's own work (migrations, the demo account) lags the event loop, and the load shedder
+  // answers 503 from its next sample until the one after: the banner waits for a sample taken
+  // after that work, and a calm one, so its curl line works at once.
+  const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+  await pause(PRESSURE_SAMPLE_MS + 50)
+  for (const until = Date.now() + 5_000; app.isUnderPressure() && Date.now() < until; ) await pause(50)
   console.log(lines.join('\n'))
 }
 

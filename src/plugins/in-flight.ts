@@ -51,9 +51,13 @@ interface Waiter {
   timer: NodeJS.Timeout
 }
 
+/** How often the event loop's delay and the heap are sampled: a lag shows (and clears) at the next sample. */
+export const PRESSURE_SAMPLE_MS = 1000
+
 export default fp<InFlightOptions>(
   async (app, { max, queue, queueWaitMs, retryAfterSeconds = 1, maxEventLoopDelayMs, maxHeapShare }) => {
     await app.register(underPressure, {
+      sampleInterval: PRESSURE_SAMPLE_MS,
       maxEventLoopDelay: maxEventLoopDelayMs,
       maxHeapUsedBytes: maxHeapShare > 0 ? Math.floor(getHeapStatistics().heap_size_limit * maxHeapShare) : 0,
       maxRssBytes: 0,
