@@ -2,8 +2,8 @@ import { and, asc, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { auditEntries, auditPending, consentClientDetails, consentRecords } from '../../db/schema/index.js'
 import type { ConsentRow, MeetingConsentInput } from '../../src/modules/consents/consents.repository.js'
-import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, must, testDatabase } from '../helpers/app.js'
+import { meetingConsent } from '../helpers/writes.js'
 
 // Group commit (issue 14, lever 2): consent records that arrive in one turn of the event loop are
 // written by one statement and one commit, each caller answered with its own row. The traps:
@@ -35,27 +35,8 @@ async function setup(t: Test) {
   const guest = async (name: string) =>
     (await must(api.request({ method: 'POST', url: `/v1/meetings/${meeting.id}/participants`, token: host.token, body: { guest: { displayName: name } } }), 201, 'join')).participantId as string
   const consents = api.app.services.repositories.consents
-  const input = (participantId: string, decision: ConsentRow['decision'], extra: Partial<MeetingConsentInput> = {}): MeetingConsentInput => ({
-    accountId: tenant.accountId,
-    id: newId(),
-    auditId: newId(),
-    actor: { type: 'user', id: host.id },
-    userId: null,
-    meetingId: meeting.id,
-    participantId,
-    scope: 'recording',
-    decision,
-    method: 'click_continue',
-    noticeVersionId: notice.currentVersion.id,
-    guardianName: null,
-    recordedBy: host.id,
-    at: null,
-    userAgent: 'tap',
-    clientNetwork: null,
-    requestKey: null,
-    receiptKid: 'k1',
-    ...extra,
-  })
+  const input = (participantId: string, decision: ConsentRow['decision'], extra: Partial<MeetingConsentInput> = {}): MeetingConsentInput =>
+    meetingConsent(tenant.accountId, meeting.id, host.id, participantId, { decision, noticeVersionId: notice.currentVersion.id, userAgent: 'tap', ...extra })
   const stored = async (participantId: string) => {
     const { db } = await testDatabase()
     return db

@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm'
 import t from 'tap'
 import { rowsOf } from '../../db/client.js'
-import { newId } from '../../src/lib/ids.js'
 import { createGateRepository } from '../../src/modules/gate/gate.repository.js'
 import { buildTestApp, countQueries, createTenant, must, testDatabase } from '../helpers/app.js'
+import { guestJoin, meetingConsent } from '../helpers/writes.js'
 
 // The decision's one statement is planned once per connection, not once per request: where the
 // tables have statistics, plans fitted to each request's values looked cheaper to PostgreSQL, and
@@ -23,49 +23,8 @@ t.test('the gate facts statement settles on one generic plan, also where the tab
   // A webinar's worth of facts: guests, their stays and their answers, written as the join and the consent POST write them.
   const { meetings, consents } = api.app.services.repositories
   const at = new Date()
-  const guests = await Promise.all(
-    Array.from({ length: 200 }, (_, i) =>
-      meetings.joinGuest({
-        accountId: tenant.accountId,
-        meetingId: meeting.id,
-        participantId: newId(),
-        stayId: newId(),
-        auditId: newId(),
-        actor: { type: 'user', id: host.id },
-        displayName: `Guest ${i}`,
-        role: 'attendee',
-        isMinor: false,
-        joinedBy: host.id,
-        waiting: false,
-        requestKey: null,
-        at,
-      }),
-    ),
-  )
-  await Promise.all(
-    guests.map((guest) =>
-      consents.recordMeetingConsent({
-        accountId: tenant.accountId,
-        id: newId(),
-        auditId: newId(),
-        actor: { type: 'user', id: host.id },
-        userId: null,
-        meetingId: meeting.id,
-        participantId: guest!.id,
-        scope: 'recording',
-        decision: 'granted',
-        method: 'click_continue',
-        noticeVersionId: null,
-        guardianName: null,
-        recordedBy: host.id,
-        at: null,
-        userAgent: null,
-        clientNetwork: null,
-        requestKey: null,
-        receiptKid: 'test',
-      }),
-    ),
-  )
+  const guests = await Promise.all(Array.from({ length: 200 }, (_, i) => meetings.joinGuest(guestJoin(tenant.accountId, meeting.id, host.id, `Guest ${i}`, { at }))))
+  await Promise.all(guests.map((guest) => consents.recordMeetingConsent(meetingConsent(tenant.accountId, meeting.id, host.id, guest!.id))))
   const database = await testDatabase()
   const { db } = database
   await db.execute(sql`analyze participants, presence_intervals, consent_records, meetings, users, notice_versions`)

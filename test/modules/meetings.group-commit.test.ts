@@ -3,8 +3,8 @@ import { unionAll } from 'drizzle-orm/pg-core'
 import t, { type Test } from 'tap'
 import { auditEntries, auditPending, participants, presenceIntervals } from '../../db/schema/index.js'
 import type { GuestJoin, UserJoin } from '../../src/modules/meetings/meetings.repository.js'
-import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, must, testDatabase } from '../helpers/app.js'
+import { guestJoin, userJoin } from '../helpers/writes.js'
 
 // Group commit of guests' joins (issue 14, lever 2): the joins that arrive in one turn of the event
 // loop are one statement and one commit, each caller answered with its own participant. The traps,
@@ -34,22 +34,7 @@ async function setup(t: Test) {
   }
   const meetingId = await meeting('live')
   const repository = api.app.services.repositories.meetings
-  const input = (displayName: string, extra: Partial<GuestJoin> = {}): GuestJoin => ({
-    accountId: tenant.accountId,
-    meetingId,
-    participantId: newId(),
-    stayId: newId(),
-    auditId: newId(),
-    actor: { type: 'user', id: host.id },
-    displayName,
-    role: 'attendee',
-    isMinor: false,
-    joinedBy: host.id,
-    waiting: false,
-    requestKey: null,
-    at: new Date(),
-    ...extra,
-  })
+  const input = (displayName: string, extra: Partial<GuestJoin> = {}): GuestJoin => guestJoin(tenant.accountId, meetingId, host.id, displayName, extra)
   const stored = async (ids: string[]) => {
     const { db } = await testDatabase()
     return db
@@ -181,20 +166,7 @@ t.test("users' joins arriving together are one statement; a user already present
   const { api, tenant, repository, meetingId, stays, audited } = await setup(t)
   const [ada, bo, cy] = [await tenant.user(['member']), await tenant.user(['member']), await tenant.user(['member'])]
   const present = await must(api.request({ method: 'POST', url: `/v1/meetings/${meetingId}/participants`, token: cy.token, body: {} }), 201, 'cy joins')
-  const input = (userId: string, extra: Partial<UserJoin> = {}): UserJoin => ({
-    accountId: tenant.accountId,
-    meetingId,
-    userId,
-    participantId: newId(),
-    stayId: newId(),
-    auditId: newId(),
-    actor: { type: 'user', id: userId },
-    role: 'attendee',
-    isMinor: false,
-    waits: false,
-    at: new Date(),
-    ...extra,
-  })
+  const input = (userId: string, extra: Partial<UserJoin> = {}): UserJoin => userJoin(tenant.accountId, meetingId, userId, extra)
   const inputs = [input(ada.id), input(cy.id), input(bo.id, { waits: true, isMinor: true })]
   const { result, queries } = await countQueries(() => Promise.all(inputs.map((i) => repository.joinUser(i))))
   t.equal(queries.filter((q) => /insert into participants/i.test(q)).length, 1, 'one statement for the three joins')
@@ -218,19 +190,7 @@ t.test("users' joins arriving together are one statement; a user already present
 t.test("two joins of one user in one batch go one at a time, each answered as it would be alone", async (t) => {
   const { tenant, repository, meetingId, stays } = await setup(t)
   const ada = await tenant.user(['member'])
-  const input = (waits: boolean): UserJoin => ({
-    accountId: tenant.accountId,
-    meetingId,
-    userId: ada.id,
-    participantId: newId(),
-    stayId: newId(),
-    auditId: newId(),
-    actor: { type: 'user', id: ada.id },
-    role: 'attendee',
-    isMinor: false,
-    waits,
-    at: new Date(),
-  })
+  const input = (waits: boolean): UserJoin => userJoin(tenant.accountId, meetingId, ada.id, { waits })
   const waiting = await repository.joinUser(input(true))
   t.not(waiting?.waitingSince, null, 'ada waits')
   // Alone, the first (held by the waiting room) finds ada waiting already; the second lets her in.

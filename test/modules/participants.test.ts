@@ -697,6 +697,18 @@ t.test('a retried guest join with the same Idempotency-Key makes one participant
 // ends. The requests themselves still go through api.request.
 
 /** Wraps `service[method]` so that its next call waits at a gate, before or after running. */
+/** Whether a join's statement waits for a row lock another transaction holds (on PostgreSQL), polled for up to 10 s. */
+async function joinWaitsForLock(): Promise<boolean> {
+  const { db } = await testDatabase()
+  const waiting = async () =>
+    rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%insert into participants%'`))[0]!.n > 0
+  for (let tries = 0; tries < 500; tries++) {
+    if (await waiting()) return true
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  return false
+}
+
 function gate<S extends object>(t: Test, service: S, method: keyof S & string, when: 'before' | 'after') {
   const target = service as Record<string, (...args: unknown[]) => Promise<unknown>>
   const original = target[method]!
@@ -840,14 +852,7 @@ t.test('P-SET-1: a waiting user who joins again while the host admits them is pr
     const admitting = post(`/v1/meetings/${meeting.id}/participants/${waiting.body.participantId}/admit`, host.token)
     await atGate
     const joining = join(meeting.id, ada.token)
-    const blocked = async () => {
-      const rows = rowsOf<{ n: number }>(
-        await database.db.execute(sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%insert into participants%'`),
-      )
-      return rows[0]!.n > 0
-    }
-    for (let tries = 0; !(await blocked()) && tries < 500; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
-    t.ok(await blocked(), 'the join waits for the admission')
+    t.ok(await joinWaitsForLock(), 'the join waits for the admission')
     release()
     t.equal((await admitting).status, 200, 'admitted')
     problem(t, await joining, 409, 'already_present', 'the join sees the stay the admission opened')
@@ -878,14 +883,7 @@ t.test('P-REC-7: a user who joins again while their leave is still being written
     await atGate
     clock.set(plus(T0, 31))
     const joining = join(meeting.id, ada.token)
-    const blocked = async () => {
-      const rows = rowsOf<{ n: number }>(
-        await database.db.execute(sql`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query ilike '%insert into participants%'`),
-      )
-      return rows[0]!.n > 0
-    }
-    for (let tries = 0; !(await blocked()) && tries < 500; tries++) await new Promise((resolve) => setTimeout(resolve, 20))
-    t.ok(await blocked(), 'the join waits for the leave')
+    t.ok(await joinWaitsForLock(), 'the join waits for the leave')
     release()
     t.equal((await leaving).status, 204, 'left')
     const again = await joining
