@@ -86,7 +86,7 @@ export function createServices(
     noticesService,
     settings: settingsService,
     audit,
-    chainAudit: auditChainer.flush,
+    chainAudit: auditChainer.soon,
     clock,
     receiptKeys,
   })
@@ -114,6 +114,7 @@ export function createServices(
     clock,
     enqueue: (tx, requestId, accountId) => jobsRepository.enqueue(tx, { kind: PRIVACY_JOB, accountId, payload: { requestId } }),
     receiptOf: consents.receiptOf,
+    chainAudit: auditChainer.flush,
   })
   jobs.register(PRIVACY_JOB, (job) => privacy.work(job.accountId!, job.payload.requestId as string), { leaseSeconds: 600 })
   const eventsRepository = createEventsRepository(database.db)
@@ -151,7 +152,7 @@ export function createServices(
       joinUrlBase: config.joinUrlBase,
       onEnd: createShareStopper(attention, settingsService),
     }),
-    participants: createParticipantsService({ inTransaction, meetings, users, settings: settingsService, audit, clock, chainAudit: auditChainer.flush, privacy: consents }),
+    participants: createParticipantsService({ inTransaction, meetings, users, settings: settingsService, audit, clock, chainAudit: auditChainer.soon, privacy: consents }),
     notices: noticesService,
     consents,
     gate,
@@ -179,7 +180,7 @@ export function createServices(
     }),
     /** Stops background work (the audit sweep, the job runner's loop). */
     stop: async () => {
-      auditChainer.stop()
+      await auditChainer.stop()
       await jobs.stop()
       await relay.stop()
     },

@@ -1,7 +1,8 @@
 import { eq } from 'drizzle-orm'
 import t from 'tap'
-import { accounts, auditEntries } from '../../db/schema/index.js'
+import { accounts } from '../../db/schema/index.js'
 import { buildTestApp, createTenant, platformToken, testDatabase, tokenFor } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 async function accountRow(accountId: string) {
   const { db } = await testDatabase()
@@ -11,7 +12,7 @@ async function accountRow(accountId: string) {
 
 async function auditCount(accountId: string) {
   const { db } = await testDatabase()
-  return (await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))).length
+  return (await chainedTrail(db, accountId)).length
 }
 
 t.test('the platform creates an account with defaults', async (t) => {

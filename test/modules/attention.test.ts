@@ -1,8 +1,9 @@
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { attentionSpans, auditEntries, screenShares } from '../../db/schema/index.js'
+import { attentionSpans, screenShares } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Attention tracking (issue 6): screen-share intervals, focus events accepted only when every
 // attention rule holds at the event's instant (P-ATT-1, P-ATT-2, P-ATT-4, P-MIN-1,
@@ -161,7 +162,7 @@ async function shareRows(accountId: string, meetingId: string) {
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 

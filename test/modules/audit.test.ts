@@ -3,6 +3,7 @@ import t from 'tap'
 import { auditEntries, auditHeads, users } from '../../db/schema/index.js'
 import { sqlState } from '../../src/lib/errors.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 const unique = () => Math.random().toString(36).slice(2)
 const GENESIS = '0'.repeat(64)
@@ -36,7 +37,7 @@ async function allEntries(api: TestApp, tenant: Tenant, limit = 100): Promise<En
 
 async function auditRows(accountId: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.sort((x, y) => x.seq - y.seq)
 }
 

@@ -1,9 +1,10 @@
 import { and, asc, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, auditPending, consentClientDetails, consentRecords } from '../../db/schema/index.js'
+import { consentClientDetails, consentRecords } from '../../db/schema/index.js'
 import type { ConsentRow, MeetingConsentInput } from '../../src/modules/consents/consents.repository.js'
 import { buildTestApp, countQueries, createTenant, must, testDatabase } from '../helpers/app.js'
 import { meetingConsent } from '../helpers/writes.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Group commit (issue 14, lever 2): consent records that arrive in one turn of the event loop are
 // written by one statement and one commit, each caller answered with its own row. The traps:
@@ -61,10 +62,8 @@ t.test('records arriving together are one statement; each caller gets its own ro
   )
   for (const [i, p] of people.entries()) t.same((await stored(p)).map((r) => r.id), [inputs[i]!.id])
   const { db } = await testDatabase()
-  // Pending until the chainer runs (the service asks it after the write; the sweep every 5 s).
-  const pending = await db.select({ id: auditPending.id }).from(auditPending).where(eq(auditPending.accountId, tenant.accountId))
-  const chained = await db.select({ id: auditEntries.id }).from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
-  const audits = new Set([...pending, ...chained].map((row) => row.id))
+  // Pending until the chainer runs (the service starts it after the write; the sweep every 5 s).
+  const audits = new Set((await chainedTrail(db, tenant.accountId)).map((row) => row.id))
   for (const i of inputs) t.ok(audits.has(i.auditId), 'its audit event was written with it')
   const details = await db.select().from(consentClientDetails).where(eq(consentClientDetails.accountId, tenant.accountId))
   t.same(details.map((d) => d.recordId).sort(), inputs.map((i) => i.id).sort(), 'its client details beside it')

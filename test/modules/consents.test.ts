@@ -1,11 +1,12 @@
 import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey, verify } from 'node:crypto'
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentClientDetails, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
+import { consentClientDetails, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 import { checkResponse } from '../helpers/openapi.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Consent records (issue 5 item 2; P-DSR-7, P-MIN-1, P-GOV-3): who may answer for a participant,
 // what an answer must name, the signed receipt (verified here with node:crypto alone, against the
@@ -150,7 +151,7 @@ async function consentRows(accountId: string, meetingId?: string) {
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 

@@ -2,9 +2,10 @@ import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentGrants, consentRecords, recordings, settingValues, transcripts } from '../../db/schema/index.js'
+import { consentGrants, consentRecords, recordings, settingValues, transcripts } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // The ten consent rules (README.md, "The consent rules"), each through the API: the decision
 // route (POST …/recording-decisions, stores nothing) shows the refusal and the allowance at the
@@ -209,7 +210,7 @@ async function snapshot(ctx: Ctx): Promise<Snapshot> {
     db.select({ id: recordings.id }).from(recordings).where(and(eq(recordings.accountId, accountId), eq(recordings.meetingId, ctx.meetingId))),
     db.select({ id: transcripts.id }).from(transcripts).where(and(eq(transcripts.accountId, accountId), eq(transcripts.meetingId, ctx.meetingId))),
     db.select({ id: consentGrants.id }).from(consentGrants).where(and(eq(consentGrants.accountId, accountId), eq(consentGrants.meetingId, ctx.meetingId))),
-    db.select({ seq: auditEntries.seq }).from(auditEntries).where(eq(auditEntries.accountId, accountId)),
+    chainedTrail(db, accountId),
   ])
   const ids = (rows: { id: string }[]) => rows.map((row) => row.id).sort()
   return { recordings: ids(r), transcripts: ids(tr), grants: ids(g), audit: a.length }
@@ -233,7 +234,7 @@ function blobFiles(ctx: Ctx): string[] {
 
 async function lastAudit(ctx: Ctx) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, ctx.tenant.accountId))
+  const rows = await chainedTrail(db, ctx.tenant.accountId)
   return rows.sort((a, b) => a.seq - b.seq).at(-1)!
 }
 
@@ -766,7 +767,7 @@ t.test('rule 6, P-REC-1: a refusal writes nothing but one rejected audit entry, 
       db.select().from(recordings).where(eq(recordings.accountId, tenant.accountId)),
       db.select().from(transcripts).where(eq(transcripts.accountId, tenant.accountId)),
       db.select().from(consentGrants).where(eq(consentGrants.accountId, tenant.accountId)),
-      db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId)),
+      chainedTrail(db, tenant.accountId),
     ])
     return { recordings: r.length, transcripts: tr.length, grants: g.length, audit: a.length }
   }

@@ -1,7 +1,8 @@
 import { and, eq } from 'drizzle-orm'
 import t from 'tap'
-import { auditEntries, groupMembers, groups } from '../../db/schema/index.js'
+import { groupMembers, groups } from '../../db/schema/index.js'
 import { buildTestApp, createTenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 async function groupRows(accountId: string) {
   const { db } = await testDatabase()
@@ -18,7 +19,7 @@ async function memberRows(accountId: string, groupId: string) {
 
 async function auditActions(accountId: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.sort((x, y) => x.seq - y.seq)
 }
 

@@ -1,9 +1,10 @@
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
 import { verifyPasscode } from '../../src/lib/passcode.js'
-import { auditEntries, meetings, presenceIntervals } from '../../db/schema/index.js'
+import { meetings, presenceIntervals } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Meetings (issue 4): create, read, update, cancel, list with from/to and cursor pagination, the
 // lifecycle scheduled → live → ended / scheduled → cancelled with server-clock instants, the
@@ -112,7 +113,7 @@ async function meetingRow(accountId: string, meetingId: string) {
 
 async function auditRows(accountId: string, action?: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => action === undefined || row.action === action).sort((x, y) => x.seq - y.seq)
 }
 

@@ -1,8 +1,9 @@
 import { and, eq, isNull } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentClientDetails, consentRecords, mediaDiagnostics } from '../../db/schema/index.js'
+import { consentClientDetails, consentRecords, mediaDiagnostics } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Media-traffic monitoring (issue 6): opting in and out as media_monitoring consent records
 // (P-MED-1, audited), the account's switch-off that overrides every opt-in (P-MED-2), quality
@@ -112,7 +113,7 @@ async function monitoringRecords(accountId: string, userId: string) {
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto'
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, notices, noticeVersions } from '../../db/schema/index.js'
+import { notices, noticeVersions } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Notices (issue 5 item 1, P-GOV-3): an admin creates a notice per kind and locale (its version
 // 1) and publishes immutable, numbered versions carrying the sha-256 of their text; a meeting
@@ -109,7 +110,7 @@ async function versionRows(accountId: string, noticeId?: string) {
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 

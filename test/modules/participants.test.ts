@@ -1,9 +1,10 @@
 import { and, eq, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, participants, presenceIntervals } from '../../db/schema/index.js'
+import { participants, presenceIntervals } from '../../db/schema/index.js'
 import { rowsOf } from '../../db/client.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Participation (issue 4): joins, leaves and rejoins as presence intervals with server-clock
 // instants (P-REC-7), guests and minors (P-MIN-1), the passcode check, what the join answer tells
@@ -130,7 +131,7 @@ async function stayRows(accountId: string, meetingId: string) {
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 

@@ -4,10 +4,11 @@ import path from 'node:path'
 import { Readable } from 'node:stream'
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentGrants, recordings } from '../../db/schema/index.js'
+import { consentGrants, recordings } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 import { checkResponse } from '../helpers/openapi.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Recordings (issue 5, item 4): who registers one, the cloud and local switches (P-REC-5), the
 // grant every row carries (P-REC-1), the content upload into the blob store with its size limit
@@ -204,7 +205,7 @@ async function grantRows(accountId: string, meetingId: string) {
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 
@@ -791,7 +792,7 @@ t.test('P-GOV-2: after registering, storing, refusing, reading and deleting, the
   t.equal((await del(url(`/${kept.id}`), tenant.admin)).status, 204)
 
   const { db } = await testDatabase()
-  const trail = (await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))).sort((x, y) => x.seq - y.seq)
+  const trail = (await chainedTrail(db, tenant.accountId)).sort((x, y) => x.seq - y.seq)
   const actions = trail.map((row) => row.action)
   for (const action of ['recording.created', 'recording.stored', 'recording.content_read', 'consent.recorded', 'recording.rejected', 'recording.deleted']) {
     t.ok(actions.includes(action), `the trail has ${action}`)
@@ -856,7 +857,7 @@ t.test('P-REC-6: the operator reads recordings and transcripts only while a supp
   t.equal(listed.items.length, 1)
 
   const { db } = await testDatabase()
-  const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+  const trail = await chainedTrail(db, tenant.accountId)
   const withGrant = trail.filter((row) => (row.details as { grantId?: string }).grantId === grant.id)
   t.same(
     withGrant.map((row) => row.action).sort(),

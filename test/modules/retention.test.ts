@@ -4,11 +4,12 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { and, eq, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { attentionSpans, auditEntries, consentRecords, idempotencyKeys, mediaDiagnostics, recordings, transcripts } from '../../db/schema/index.js'
+import { attentionSpans, consentRecords, idempotencyKeys, mediaDiagnostics, recordings, transcripts } from '../../db/schema/index.js'
 import { newId } from '../../src/lib/ids.js'
 import type { PurgeReport } from '../../src/modules/retention/retention.service.js'
 import { TestClock } from '../helpers/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Retention that runs (issue 15): each data category purged exactly at its period's end and not
 // a millisecond before (P-RET-1, P-REC-5), legal holds that keep data and say so (P-RET-2), the
@@ -148,7 +149,7 @@ async function recordingRow(accountId: string, id: string) {
 
 async function auditActions(accountId: string, action: string) {
   const { db } = await testDatabase()
-  return db.select().from(auditEntries).where(and(eq(auditEntries.accountId, accountId), eq(auditEntries.action, action)))
+  return (await chainedTrail(db, accountId)).filter((entry) => entry.action === action)
 }
 
 const blobPath = (api: TestApp, key: string) => path.join(api.config.dataDir, 'blobs', key)
@@ -263,7 +264,7 @@ t.test('P-RET-3: the audit trail keeps its floor, is cut from its start behind a
   // Entries of two instants: the setup's (up to at(1)) and a recording's (at(120)).
   await ctx.record()
   const { db } = await testDatabase()
-  const entries = await db.select().from(auditEntries).where(eq(auditEntries.accountId, acc))
+  const entries = await chainedTrail(db, acc)
   entries.sort((a, b) => a.seq - b.seq)
   const before = entries.length
   t.ok(before > 10, 'the setup wrote a trail')
@@ -273,7 +274,7 @@ t.test('P-RET-3: the audit trail keeps its floor, is cut from its start behind a
   t.ok(expected > 0 && expected < before)
   t.equal(purged(await ctx.purge(cutAt - 1), 'audit_trail'), entries.filter((entry) => entry.at.getTime() <= Date.parse(at(1)) - 1).length, 'a millisecond before: only older entries')
   const report = await ctx.purge(cutAt, { batchSize: 3 })
-  const total = (await db.select().from(auditEntries).where(eq(auditEntries.accountId, acc))).filter((entry) => entry.at.getTime() <= Date.parse(at(1))).length
+  const total = (await chainedTrail(db, acc)).filter((entry) => entry.at.getTime() <= Date.parse(at(1))).length
   t.equal(total, 0, 'no entry past its period is left')
   t.equal(purged(report, 'audit_trail'), entries.filter((entry) => entry.at.getTime() === Date.parse(at(1))).length, 'at the end of the period: the entries written at that instant go')
 

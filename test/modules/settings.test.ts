@@ -1,8 +1,9 @@
 import { and, eq } from 'drizzle-orm'
 import { Ajv2020 } from 'ajv/dist/2020.js'
 import t, { type Test } from 'tap'
-import { auditEntries, consentRecords, settingLocks, settingValues } from '../../db/schema/index.js'
+import { consentRecords, settingLocks, settingValues } from '../../db/schema/index.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // The settings engine: catalogue, layered resolution with provenance, fixed and floor locks,
 // privacy signals (Sec-GPC, DNT), validation, tenancy and the two-round-trip effective read.
@@ -105,7 +106,7 @@ async function consentRows(accountId: string, userId: string) {
 
 async function auditRows(accountId: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.sort((x, y) => x.seq - y.seq)
 }
 

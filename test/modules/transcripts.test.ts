@@ -1,8 +1,9 @@
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { auditEntries, consentGrants, transcripts } from '../../db/schema/index.js'
+import { consentGrants, transcripts } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 // Transcripts (issue 5, items 5 and 7): the switch, segment validation, the transcript-scope
 // gate per speaker over their own segments (P-REC-2, rule 7) with refusal or redaction, who
@@ -164,7 +165,7 @@ async function grantRows(accountId: string, meetingId: string, scope: 'recording
 
 async function auditRows(accountId: string, action: string) {
   const { db } = await testDatabase()
-  const rows = await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))
+  const rows = await chainedTrail(db, accountId)
   return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
 }
 
@@ -293,7 +294,7 @@ t.test('P-REC-2, rule 9: a speaker with only recording consent refuses the trans
   t.match(rejected[0]!.details, { startedAt: START, endedAt: END, violations: [{ participantId: bobP, rule: 'consent_missing' }] })
   t.notOk(JSON.stringify(rejected[0]!.details).includes('BOB-SECRET'), 'the refusal keeps no text')
   const { db } = await testDatabase()
-  const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+  const trail = await chainedTrail(db, tenant.accountId)
   t.notOk(JSON.stringify(trail).includes('BOB-SECRET'), 'no text of bob anywhere in the trail')
 })
 
@@ -329,7 +330,7 @@ t.test('P-REC-2, rule 7: redact=true stores the consenting speakers and redactio
   const stored = await auditRows(tenant.accountId, 'transcript.stored')
   t.match(stored[0]!.details, { redactedSegments: 2, redactedSpeakers: [bobP] })
   const { db } = await testDatabase()
-  const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+  const trail = await chainedTrail(db, tenant.accountId)
   t.notOk(JSON.stringify(trail).includes('BOB-SECRET'), 'nor does the audit trail')
   t.equal((await auditRows(tenant.accountId, 'transcript.rejected')).length, 0)
 })

@@ -1,8 +1,9 @@
 import { and, eq } from 'drizzle-orm'
 import t from 'tap'
-import { auditEntries, groupMembers, users } from '../../db/schema/index.js'
+import { groupMembers, users } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, platformToken, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 const unique = () => Math.random().toString(36).slice(2)
 
@@ -22,7 +23,7 @@ async function accountUsers(accountId: string) {
 
 async function auditCount(accountId: string) {
   const { db } = await testDatabase()
-  return (await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))).length
+  return (await chainedTrail(db, accountId)).length
 }
 
 function createUser(api: TestApp, accountId: string, token: string, body: Record<string, unknown>) {

@@ -1,9 +1,10 @@
 import { eq } from 'drizzle-orm'
 import t from 'tap'
-import { auditEntries, groups, users } from '../../db/schema/index.js'
+import { groups, users } from '../../db/schema/index.js'
 import { createIdempotencyRepository } from '../../src/modules/idempotency/idempotency.repository.js'
 import { requestHash } from '../../src/modules/idempotency/idempotency.plugin.js'
 import { buildTestApp, createTenant, testDatabase } from '../helpers/app.js'
+import { chainedTrail } from '../helpers/audit.js'
 
 const api = await buildTestApp(t)
 const db = (await testDatabase()).db
@@ -11,7 +12,7 @@ const repository = createIdempotencyRepository(db)
 
 const usersOf = async (accountId: string) => db.select().from(users).where(eq(users.accountId, accountId))
 const auditCount = async (accountId: string) =>
-  (await db.select().from(auditEntries).where(eq(auditEntries.accountId, accountId))).length
+  (await chainedTrail(db, accountId)).length
 
 t.test('a retried POST with the same Idempotency-Key returns the first answer and writes nothing new', async (t) => {
   const tenant = await createTenant(api)

@@ -12,6 +12,7 @@ const SWEEP_MS = 5_000
  */
 export function createAuditChainer(audit: AuditRepository, onError: (error: unknown) => void) {
   const slots = new Map<string, { running: boolean; waiting: (() => void)[] }>()
+  const pumping = new Set<Promise<void>>()
 
   // A run chains what committed before it started; the callers it serves committed before that.
   // Only a full batch means more may be waiting (an empty run was a whole transaction per flush).
@@ -44,7 +45,11 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
         slots.set(accountId, slot)
       }
       slot.waiting.push(resolve)
-      if (!slot.running) void pump(accountId, slot)
+      if (!slot.running) {
+        const run = pump(accountId, slot)
+        pumping.add(run)
+        void run.finally(() => pumping.delete(run))
+      }
     })
   }
 
@@ -55,7 +60,20 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
 
   return {
     flush,
-    stop: () => clearInterval(sweep),
+    /**
+     * Starts a run for events that already committed, without waiting for it: the hot writes (a
+     * join, a consent) answer once their own statement commits. Their events are safe in
+     * audit_pending meanwhile, and every reader of the trail (its page, its verification, a
+     * privacy export) flushes first, so none reads a trail that lacks them.
+     */
+    soon(accountId: string): void {
+      void flush(accountId)
+    },
+    /** Stops the sweep and waits for the runs under way (a run the hot writes started may still be going). */
+    async stop() {
+      clearInterval(sweep)
+      while (pumping.size > 0) await Promise.all([...pumping])
+    },
     /** A transaction runner whose transactions chain their audit events before they return. */
     wrap(inTransaction: InTransaction): InTransaction {
       return async (work) => {

@@ -62,8 +62,8 @@ interface Deps {
   noticesService: NoticesService
   settings: SettingsService
   audit: AuditRepository
-  /** Chains the account's pending audit events (for changes written outside inTransaction). */
-  chainAudit: (accountId: string) => Promise<void>
+  /** Starts chaining the account's pending audit events (for changes written outside inTransaction); does not wait. */
+  chainAudit: (accountId: string) => void
   clock: Clock
   receiptKeys: ReceiptKeyring
 }
@@ -236,7 +236,7 @@ export function createConsentsService({ inTransaction, consents, meetings, notic
         receiptKid: receiptKeys.current.kid,
       })
       if (inserted) {
-        await chainAudit(accountId)
+        chainAudit(accountId)
         return { answer: answerOf(inserted, version), replayed: false }
       }
       // A request with the same key committed first (a concurrent retry): answer its record.

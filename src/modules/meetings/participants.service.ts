@@ -35,8 +35,8 @@ interface Deps {
   settings: SettingsService
   audit: AuditRepository
   clock: Clock
-  /** Chains the account's pending audit events (for changes written outside inTransaction). */
-  chainAudit: (accountId: string) => Promise<void>
+  /** Starts chaining the account's pending audit events (for changes written outside inTransaction); does not wait. */
+  chainAudit: (accountId: string) => void
   /** What a joining client must show and already knows about consent (the consents module). */
   privacy: {
     joinState(meeting: MeetingRow, participantId: string, locale: string | undefined, known: JoinKnowledge): Promise<{ notices: MeetingNotice[]; consent: Record<'recording' | 'transcript' | 'attentionTracking', 'none' | 'granted' | 'declined' | 'withdrawn' | 'notified'> }>
@@ -101,7 +101,7 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
       assertLive(current)
       throw new ConflictError('meeting_not_live', 'The meeting is not live')
     }
-    await chainAudit(meeting.accountId)
+    chainAudit(meeting.accountId)
     return { participant, replayed: false, newParticipant: true, waiting: participant.waitingSince !== null }
   }
 
@@ -135,7 +135,7 @@ export function createParticipantsService({ inTransaction, meetings, users, sett
       assertLive(current)
       throw alreadyIn()
     }
-    await chainAudit(meeting.accountId)
+    chainAudit(meeting.accountId)
     return { participant, newParticipant: participant.id === participantId, waiting: participant.waitingSince !== null }
   }
 

@@ -50,6 +50,8 @@ interface Deps {
   enqueue: (tx: Tx, requestId: string, accountId: string) => Promise<unknown>
   /** Signs a consent record's receipt, as the consent API does. */
   receiptOf: (row: AnsweredRecord, sha256: string | null) => string
+  /** Chains the account's pending audit events and waits: an export lists every committed event about the subject. */
+  chainAudit: (accountId: string) => Promise<void>
 }
 
 interface Withheld {
@@ -96,7 +98,7 @@ const subjectOf = (row: PrivacyRequestRow): Subject =>
  * in the request's history and in the audit trail.
  */
 export function createPrivacyService(deps: Deps) {
-  const { inTransaction, privacy, accounts, users, meetings, settings, audit, blobs, clock, enqueue } = deps
+  const { inTransaction, privacy, accounts, users, meetings, settings, audit, blobs, clock, enqueue, chainAudit } = deps
 
   async function present(rows: PrivacyRequestRow[], accountId: string) {
     const ids = rows.map((row) => row.id)
@@ -171,6 +173,7 @@ export function createPrivacyService(deps: Deps) {
   // ---- The work of each type ----
 
   async function buildExport(subject: Subject): Promise<ExportDocument> {
+    await chainAudit(subject.accountId)
     const data = await privacy.gather(subject)
     const meta = (category: string) => {
       const entry = PERSONAL_DATA.find((candidate) => candidate.category === category)!
