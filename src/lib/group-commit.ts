@@ -8,6 +8,12 @@
 //
 // Reads of the hot path batch the same way (a group read: one statement answers every request of
 // the turn), where the cost is the round trip and its socket writes, not the work of the query.
+//
+// While `maxInFlight` statements are out, arrivals wait and go together when one returns: under
+// load a batch holds what arrived during a round trip, not during one turn, so the round trips
+// (each a socket write in the service and a wake-up in PostgreSQL) fall with the load instead of
+// growing with it. More than one in flight keeps a statement that waits on a row lock (a store
+// holding its meeting) from holding up the writes of other meetings.
 
 interface Waiting<I, O> {
   input: I
@@ -18,31 +24,41 @@ interface Waiting<I, O> {
 export class GroupCommit<I, O> {
   private waiting: Waiting<I, O>[] = []
   private scheduled = false
+  private inFlight = 0
 
   constructor(
     /** Answers in the order of its inputs (which is their order of arrival); a write alone is a batch of one. */
     private readonly many: (inputs: I[]) => Promise<O[]>,
     private readonly maxBatch = 200,
+    private readonly maxInFlight = 2,
   ) {}
 
   run(input: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.waiting.push({ input, resolve, reject })
-      if (!this.scheduled) {
-        this.scheduled = true
-        // After the I/O callbacks of this turn: every request that arrived with this one has queued.
-        setImmediate(() => this.flush())
-      }
+      this.schedule()
     })
+  }
+
+  private schedule() {
+    if (this.scheduled || this.inFlight >= this.maxInFlight || this.waiting.length === 0) return
+    this.scheduled = true
+    // After the I/O callbacks of this turn: every request that arrived with this one has queued.
+    setImmediate(() => this.flush())
   }
 
   private flush() {
     this.scheduled = false
+    if (this.inFlight >= this.maxInFlight) return
     const turn = this.waiting
     this.waiting = []
+    this.inFlight++
     void (async () => {
       for (let start = 0; start < turn.length; start += this.maxBatch) await this.write(turn.slice(start, start + this.maxBatch))
-    })()
+    })().finally(() => {
+      this.inFlight--
+      this.schedule()
+    })
   }
 
   /** Settles every caller of the batch; never throws. */

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { participants, presenceIntervals } from '../../db/schema/index.js'
+import { auditEntries, auditPending, participants, presenceIntervals } from '../../db/schema/index.js'
 import { rowsOf } from '../../db/client.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
@@ -782,7 +782,22 @@ t.test('a guest join writes the participant, the stay and the audit event in one
   t.equal(stay?.participantId, result.body.participantId)
   t.equal(stay?.joinedAt.toISOString(), T0, 'on the server clock')
   const [entry] = await auditRows(tenant.accountId, 'participant.joined')
-  t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: true, waiting: false }, 'the audit event is chained before the answer')
+  t.same(entry?.details, { participantId: result.body.participantId, role: 'attendee', guest: true, waiting: false }, 'its audit event is in the trail')
+})
+
+t.test('a join does not wait for the audit chain: a service that stops finishes the run the join started, leaving nothing pending', async (t) => {
+  const { api, tenant, join, live } = await setup(t)
+  const host = await tenant.user(['member'])
+  const client = await tenant.user(['member'])
+  const meeting = await live(host.token)
+  const res = await join(meeting.id, client.token, { guest: { displayName: 'Last guest' } })
+  t.equal(res.status, 201)
+  await api.app.close()
+  const { db } = await testDatabase()
+  const pending = await db.select().from(auditPending).where(eq(auditPending.accountId, tenant.accountId))
+  t.same(pending, [], 'nothing of the account is left pending')
+  const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+  t.ok(trail.some((entry) => entry.action === 'participant.joined' && (entry.details as { participantId?: string }).participantId === res.body.participantId), 'the join is in the trail')
 })
 
 t.test("a user's join writes the participant, the stay or the wait, and the audit event in one statement", async (t) => {

@@ -2,6 +2,8 @@ import type { InTransaction } from '../../../db/client.js'
 import { type AuditRepository, CHAIN_BATCH } from './audit.repository.js'
 
 const SWEEP_MS = 5_000
+/** How long a hot write's run waits for company: under load, one run per account per this. */
+const SOON_MS = 20
 
 /**
  * Chains pending audit events after their transaction commits. Callers of one account share
@@ -13,6 +15,7 @@ const SWEEP_MS = 5_000
 export function createAuditChainer(audit: AuditRepository, onError: (error: unknown) => void) {
   const slots = new Map<string, { running: boolean; waiting: (() => void)[] }>()
   const pumping = new Set<Promise<void>>()
+  const soonTimers = new Map<string, NodeJS.Timeout>()
 
   // A run chains what committed before it started; the callers it serves committed before that.
   // Only a full batch means more may be waiting (an empty run was a whole transaction per flush).
@@ -61,17 +64,29 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
   return {
     flush,
     /**
-     * Starts a run for events that already committed, without waiting for it: the hot writes (a
-     * join, a consent) answer once their own statement commits. Their events are safe in
+     * Starts a run within SOON_MS for events that already committed, without waiting for it: the
+     * hot writes (a join, a consent) answer once their own statement commits, and the writes of
+     * those milliseconds share one run. Their events are safe in
      * audit_pending meanwhile, and every reader of the trail (its page, its verification, a
      * privacy export) flushes first, so none reads a trail that lacks them.
      */
     soon(accountId: string): void {
-      void flush(accountId)
+      if (soonTimers.has(accountId)) return
+      const timer = setTimeout(() => {
+        soonTimers.delete(accountId)
+        void flush(accountId)
+      }, SOON_MS)
+      timer.unref()
+      soonTimers.set(accountId, timer)
     },
     /** Stops the sweep and waits for the runs under way (a run the hot writes started may still be going). */
     async stop() {
       clearInterval(sweep)
+      for (const [accountId, timer] of soonTimers) {
+        clearTimeout(timer)
+        soonTimers.delete(accountId)
+        void flush(accountId)
+      }
       while (pumping.size > 0) await Promise.all([...pumping])
     },
     /** A transaction runner whose transactions chain their audit events before they return. */
