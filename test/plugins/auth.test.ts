@@ -45,6 +45,17 @@ t.test('bearer tokens', async (t) => {
     t.equal(res.body.detail, 'The bearer token has expired')
   })
 
+  t.test('a token answered from the verified tokens kept still ends at its exp', async (t) => {
+    const token = createSigner({ key: TEST_SECRET, algorithm: 'HS256', expiresIn: 1_500 })(claims)
+    const exp = (JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString()) as { exp: number }).exp
+    t.equal((await me(token)).status, 200, 'verified')
+    t.equal((await me(token)).status, 200, 'again, from the kept claims')
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, exp * 1000 - Date.now()) + 50))
+    const res = await me(token)
+    t.equal(res.status, 401, 'refused once its exp has passed')
+    t.equal(res.body.detail, 'The bearer token has expired')
+  })
+
   t.test('a foreign signature is refused', async (t) => {
     const sign = createSigner({ key: 'another-secret-that-is-long-enough-0123456789', algorithm: 'HS256', expiresIn: 60_000 })
     const res = await me(sign(claims))
