@@ -279,3 +279,31 @@ t.test('the meeting’s stream: live events, Last-Event-ID resumes, attendees se
   t.equal(host.messages.at(-1)?.event === 'end' ? host.messages.at(-2)?.event : host.messages.at(-1)?.event, 'meeting.ended', 'its last event is meeting.ended')
   t.ok((await eventRows(ctx.tenant.accountId)).some((row) => row.type === 'participant.left'), 'the stays it closed are in the outbox too')
 })
+
+t.test('a stamping pass tells streams of each batch as it commits, not only when the pass ends', async (t) => {
+  const ctx = await setup(t)
+  await ctx.stamp()
+  const { db } = await testDatabase()
+  // Four stamping batches (500 each) of the account's events.
+  await db.execute(sql`select emit_event(${ctx.tenant.accountId}::uuid, 'participant.joined', ${ctx.meetingId}::uuid, null, '{}'::jsonb) from generate_series(1, 2000)`)
+  const count = async () => {
+    const [row] = rowsOf<{ stamped: number; unstamped: number }>(
+      await db.execute(sql`select count(cursor)::int as stamped, (count(*) - count(cursor))::int as unstamped from events where account_id = ${ctx.tenant.accountId} and type = 'participant.joined' and payload = '{}'::jsonb`),
+    )
+    return { stamped: Number(row!.stamped), unstamped: Number(row!.unstamped) }
+  }
+  const relay = ctx.api.app.services.relay
+  const woken = relay.next(30_000)
+  const pass = relay.stampOnce()
+  // Another process's stamps wake this one too: wait for the first wake after some of these are stamped.
+  await woken
+  let seen = await count()
+  while (seen.stamped === 0) {
+    await relay.next(30_000)
+    seen = await count()
+  }
+  t.ok(seen.unstamped > 0, `woken while the pass still had events to stamp (${seen.stamped} stamped, ${seen.unstamped} not yet)`)
+  await pass
+  await ctx.stamp()
+  t.same(await count(), { stamped: 2000, unstamped: 0 })
+})

@@ -15,15 +15,18 @@ export function createEventRelay(repository: EventsRepository, options: { pollMs
   let running: Promise<unknown> | undefined
   let stopped = true
 
-  /** One pass; answers the highest cursor stamped (0: none). */
+  /**
+   * One pass; answers the highest cursor stamped (0: none). Streams and deliveries hear of each
+   * batch as it commits: under a steady load the pass goes on while events keep arriving, and
+   * waiting for its end held every event of it back (a withdrawal's p99 on a stream beside a
+   * consent load grew threefold once that load ran faster).
+   */
   async function stampOnce(): Promise<number> {
     let top = 0
     for (;;) {
       const batch = await repository.stamp(500, options.maxAttempts)
       if (batch === 0) break
       top = batch
-    }
-    if (top > 0) {
       stamped.emit('stamped', top)
       // Deliveries were just queued: the job runner takes them now, not at its next poll.
       options.onStamped?.()
