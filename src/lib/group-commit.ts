@@ -12,8 +12,8 @@
 // While `maxInFlight` statements are out, arrivals wait and go together when one returns: under
 // load a batch holds what arrived during a round trip, not during one turn, so the round trips
 // (each a socket write in the service and a wake-up in PostgreSQL) fall with the load instead of
-// growing with it. More than one in flight keeps a statement that waits on a row lock (a store
-// holding its meeting) from holding up the writes of other meetings.
+// growing with it. Two in flight keep one statement that waits on a row lock (a store holding
+// its meeting, a local step) from holding up the writes of other meetings.
 
 interface Waiting<I, O> {
   input: I

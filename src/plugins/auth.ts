@@ -32,6 +32,8 @@ const ClaimsSchema = z.object({
 type Claims = z.infer<typeof ClaimsSchema>
 /** Verified tokens kept at most (the map starts over when full). */
 const VERIFIED_TOKENS = 10_000
+/** Longer authorization headers are verified every time, never kept (bounds the map's memory). */
+const KEPT_TOKEN_LENGTH = 4_096
 
 
 export interface AuthOptions {
@@ -74,9 +76,12 @@ export default fp<AuthOptions>(
 
     async function claimsOf(request: FastifyRequest): Promise<Claims> {
       const header = request.headers.authorization
-      const token = header?.startsWith('Bearer ') ? header.slice(7) : undefined
+      const token = header?.startsWith('Bearer ') && header.length <= KEPT_TOKEN_LENGTH ? header.slice(7) : undefined
       const kept = token === undefined ? undefined : verified.get(token)
-      if (kept && kept.exp * 1000 > Date.now()) return kept
+      if (kept) {
+        if (kept.exp * 1000 > Date.now()) return kept
+        verified.delete(token!)
+      }
       let payload: unknown
       try {
         payload = await request.jwtVerify()

@@ -1,7 +1,7 @@
 import { createHash, createPublicKey, generateKeyPairSync, type JsonWebKey, verify } from 'node:crypto'
 import { and, eq } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { consentClientDetails, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
+import { auditEntries, auditPending, consentClientDetails, consentRecords, idempotencyKeys } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
@@ -586,6 +586,19 @@ t.test('Idempotency-Key: ten concurrent identical POSTs create exactly one recor
 
 // ---------------------------------------------------------------------------------------------
 // 5. Append-only history
+
+t.test('a consent POST does not wait for the audit chain: a service that stops finishes the run the POST started, leaving nothing pending', async (t) => {
+  const { api, tenant, rec, join, consent } = await setup(t)
+  const ada = await tenant.user(['member'])
+  const adaP = (await join(ada.token)).participantId
+  const granted = await consent(ada.token, grant(adaP, rec.currentVersion.id))
+  t.equal(granted.status, 201)
+  await api.app.close()
+  const { db } = await testDatabase()
+  t.same(await db.select().from(auditPending).where(eq(auditPending.accountId, tenant.accountId)), [], 'nothing of the account is left pending')
+  const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
+  t.ok(trail.some((entry) => entry.action === 'consent.recorded' && (entry.details as { recordId?: string }).recordId === granted.body.id), 'the consent is in the trail')
+})
 
 t.test('P-DSR-7: withdrawing is one POST like granting; a new row, the grant unchanged; consent_records refuses UPDATE and DELETE', async (t) => {
   const { clock, tenant, meetingId, rec, join, consent, get } = await setup(t)

@@ -792,12 +792,16 @@ t.test('a join does not wait for the audit chain: a service that stops finishes 
   const meeting = await live(host.token)
   const res = await join(meeting.id, client.token, { guest: { displayName: 'Last guest' } })
   t.equal(res.status, 201)
+  const own = await join(meeting.id, client.token, {})
+  t.equal(own.status, 201, "and a user's join")
   await api.app.close()
   const { db } = await testDatabase()
   const pending = await db.select().from(auditPending).where(eq(auditPending.accountId, tenant.accountId))
   t.same(pending, [], 'nothing of the account is left pending')
   const trail = await db.select().from(auditEntries).where(eq(auditEntries.accountId, tenant.accountId))
-  t.ok(trail.some((entry) => entry.action === 'participant.joined' && (entry.details as { participantId?: string }).participantId === res.body.participantId), 'the join is in the trail')
+  for (const joined of [res, own]) {
+    t.ok(trail.some((entry) => entry.action === 'participant.joined' && (entry.details as { participantId?: string }).participantId === joined.body.participantId), 'each join is in the trail')
+  }
 })
 
 t.test("a user's join writes the participant, the stay or the wait, and the audit event in one statement", async (t) => {

@@ -16,6 +16,8 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
   const slots = new Map<string, { running: boolean; waiting: (() => void)[] }>()
   const pumping = new Set<Promise<void>>()
   const soonTimers = new Map<string, NodeJS.Timeout>()
+  let sweeping: Promise<unknown> | undefined
+  let stopped = false
 
   // A run chains what committed before it started; the callers it serves committed before that.
   // Only a full batch means more may be waiting (an empty run was a whole transaction per flush).
@@ -57,7 +59,13 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
   }
 
   const sweep = setInterval(() => {
-    audit.accountsWithPending().then((accounts) => Promise.all(accounts.map(flush)), onError)
+    if (sweeping) return
+    sweeping = audit
+      .accountsWithPending()
+      .then((accounts) => Promise.all(accounts.map(flush)), onError)
+      .finally(() => {
+        sweeping = undefined
+      })
   }, SWEEP_MS)
   sweep.unref()
 
@@ -71,7 +79,8 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
      * privacy export) flushes first, so none reads a trail that lacks them.
      */
     soon(accountId: string): void {
-      if (soonTimers.has(accountId)) return
+      // Once stopped, the events stay pending for the sweep of the next start.
+      if (stopped || soonTimers.has(accountId)) return
       const timer = setTimeout(() => {
         soonTimers.delete(accountId)
         void flush(accountId)
@@ -81,7 +90,9 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
     },
     /** Stops the sweep and waits for the runs under way (a run the hot writes started may still be going). */
     async stop() {
+      stopped = true
       clearInterval(sweep)
+      await sweeping
       for (const [accountId, timer] of soonTimers) {
         clearTimeout(timer)
         soonTimers.delete(accountId)
