@@ -7,8 +7,9 @@ const SOON_MS = 20
 
 /**
  * Chains pending audit events after their transaction commits. Callers of one account share
- * runs: a caller waits for a run that started after its commit, and runs never overlap, so a
- * busy account commits many events per chain transaction instead of one lock per change.
+ * runs: a caller of `flush` waits for a run that started after its commit (`soon` starts one and
+ * does not wait), and runs never overlap, so a busy account commits many events per chain
+ * transaction instead of one lock per change.
  * A failed run is logged, not thrown: the events are safe in audit_pending and the sweep chains
  * them (also those a stopped process left).
  */
@@ -74,9 +75,8 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
     /**
      * Starts a run within SOON_MS for events that already committed, without waiting for it: the
      * hot writes (a join, a consent) answer once their own statement commits, and the writes of
-     * those milliseconds share one run. Their events are safe in
-     * audit_pending meanwhile, and every reader of the trail (its page, its verification, a
-     * privacy export) flushes first, so none reads a trail that lacks them.
+     * those milliseconds share one run. Their events are safe in audit_pending meanwhile, and
+     * every reader of the trail (its page, its verification, a privacy export) flushes first.
      */
     soon(accountId: string): void {
       // Once stopped, the events stay pending for the sweep of the next start.

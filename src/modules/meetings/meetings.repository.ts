@@ -128,8 +128,9 @@ export function createMeetingsRepository(db: Db, audit: AuditRepository, cache: 
   // A join that may not enter answers no row: the meeting is not live, or the user is already in.
   // The open stay is looked up by participant_stay_open (migration 0018), with a snapshot of its
   // own: after waiting for an admission that holds the row, the statement's own snapshot would not
-  // see the stay the admission opened; and a leave closing the stay is waited for. Rows are upserted in one order (user), so two batches lock
-  // them in the same order; a batch never holds one user twice (see manyUsers).
+  // see the stay the admission opened; and a leave closing the stay is waited for. Rows are
+  // upserted in one order (user), so two batches lock them in the same order; a batch never holds
+  // one user twice (see manyUsers).
   const userInput = db.$with('input', {}).as(sql`select * from json_to_recordset(${ph('rows')}::json) as i(
       n integer, account_id uuid, meeting_id uuid, user_id uuid, participant_id uuid, stay_id uuid, audit_id uuid, actor_type text, actor_id text,
       role text, is_minor boolean, waits boolean, at timestamptz)`)

@@ -12,14 +12,14 @@ import type { AccountsRepository } from '../accounts/accounts.repository.js'
 import type { MeetingsRepository } from '../meetings/meetings.repository.js'
 import type { SettingsService } from '../settings/settings.service.js'
 import type { UsersRepository } from '../users/users.repository.js'
-import { PERSONAL_DATA } from './privacy.catalog.js'
 import { CATALOG } from '../settings/settings.catalog.js'
-
-/** The settings a restriction holds off while it stands (marketing and profiling, P-DSR-4). */
-const RESTRICTED_SETTINGS = CATALOG.filter((definition) => definition.stopsWhileRestricted).map((definition) => definition.key)
+import { PERSONAL_DATA } from './privacy.catalog.js'
 import { deadlineOf } from './privacy.deadline.js'
 import type { HistoryRow, PrivacyRepository, PrivacyRequestRow, Subject } from './privacy.repository.js'
 import { type ExportDocument, type FileForSubject, type FileOwnRequest, MAX_EXTENSION_DAYS, type PatchRequest } from './privacy.schemas.js'
+
+/** The settings a restriction holds off while it stands (marketing and profiling, P-DSR-4). */
+const RESTRICTED_SETTINGS = CATALOG.filter((definition) => definition.stopsWhileRestricted).map((definition) => definition.key)
 
 const DAY_MS = 86_400_000
 const EXPORT_DAYS = 30
