@@ -3467,7 +3467,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3539,7 +3539,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3745,7 +3745,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3836,7 +3836,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -3958,7 +3958,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4056,7 +4056,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4190,7 +4190,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4282,7 +4282,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4372,7 +4372,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4495,7 +4495,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4584,7 +4584,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4680,7 +4680,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4814,7 +4814,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -4911,7 +4911,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5002,7 +5002,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5093,7 +5093,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5182,7 +5182,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5273,7 +5273,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5386,7 +5386,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5478,7 +5478,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5601,7 +5601,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5693,7 +5693,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5816,7 +5816,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5908,7 +5908,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -5997,7 +5997,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6117,7 +6117,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6206,7 +6206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6310,7 +6310,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6442,7 +6442,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6533,7 +6533,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6633,7 +6633,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6755,7 +6755,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6867,7 +6867,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -6979,7 +6979,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7070,7 +7070,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7192,7 +7192,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7283,7 +7283,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7379,7 +7379,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7513,7 +7513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7626,7 +7626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7749,7 +7749,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7860,7 +7860,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -7957,7 +7957,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8091,7 +8091,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8226,7 +8226,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8295,7 +8295,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8389,7 +8389,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8492,7 +8492,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8626,7 +8626,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8717,7 +8717,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8851,7 +8851,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -8947,7 +8947,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9081,7 +9081,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9173,7 +9173,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9263,7 +9263,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9355,7 +9355,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9479,7 +9479,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9575,7 +9575,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9709,7 +9709,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9801,7 +9801,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -9891,7 +9891,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10013,7 +10013,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10110,7 +10110,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10244,7 +10244,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10364,7 +10364,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10496,7 +10496,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10590,7 +10590,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10686,7 +10686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10777,7 +10777,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -10873,7 +10873,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11007,7 +11007,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11099,7 +11099,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11195,7 +11195,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11329,7 +11329,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11421,7 +11421,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11513,7 +11513,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11602,7 +11602,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11734,7 +11734,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11825,7 +11825,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -11937,7 +11937,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12026,7 +12026,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12126,7 +12126,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12260,7 +12260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12352,7 +12352,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12475,7 +12475,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12567,7 +12567,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12663,7 +12663,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12797,7 +12797,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12889,7 +12889,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -12979,7 +12979,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13093,7 +13093,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13206,7 +13206,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13298,7 +13298,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13412,7 +13412,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */
@@ -13506,7 +13506,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds */
+            /** @description overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds */
             503: {
                 headers: {
                     /** @description Seconds to wait before retrying */

@@ -114,7 +114,7 @@ export function createServices(
     clock,
     enqueue: (tx, requestId, accountId) => jobsRepository.enqueue(tx, { kind: PRIVACY_JOB, accountId, payload: { requestId } }),
     receiptOf: consents.receiptOf,
-    chainAudit: auditChainer.flush,
+    chainAudit: auditChainer.current,
   })
   jobs.register(PRIVACY_JOB, (job) => privacy.work(job.accountId!, job.payload.requestId as string), { leaseSeconds: 600 })
   const eventsRepository = createEventsRepository(database.db)

@@ -19,7 +19,7 @@ const STANDARD = {
   404: 'The resource does not exist, or belongs to another account',
   429: 'rate_limited: too many requests from this principal (or, before authentication, this address); retry after Retry-After seconds',
   500: 'Unexpected server error (details only in the server log)',
-  503: 'overloaded / under_pressure / database_unavailable / storage_unavailable: retry after Retry-After seconds',
+  503: 'overloaded / under_pressure / database_unavailable / storage_unavailable / audit_unavailable: retry after Retry-After seconds',
 }
 const AUTHENTICATED = {
   401: 'Missing, expired or invalid bearer token',

@@ -1,6 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm'
 import t from 'tap'
 import { auditEntries, auditHeads, users } from '../../db/schema/index.js'
+import { rowsOf } from '../../db/client.js'
 import { sqlState } from '../../src/lib/errors.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
 import { chainedTrail } from '../helpers/audit.js'
@@ -387,4 +388,57 @@ t.test('a member gets 403 on the audit routes; another account and the platform 
     const anonymous = await api.request({ method: 'GET', url })
     t.equal(anonymous.status, 401)
   }
+})
+
+t.test('a trail that cannot be brought up to date is not served: its page and an export answer 503, verify names the forged entry, nothing pending is lost', async (t) => {
+  const api = await buildTestApp(t)
+  const tenant = await createTenant(api)
+  const head = await headOf(tenant.accountId)
+  const { db } = await testDatabase()
+  // An entry written past the head behind the chainer's back: every chaining run now fails on its seq.
+  await db.insert(auditEntries).values({
+    accountId: tenant.accountId,
+    seq: head!.seq + 1,
+    id: '01a24c00-0000-7000-8000-000000000001',
+    at: new Date(),
+    actorType: 'system',
+    actorId: 'forger',
+    action: 'forged',
+    targetType: 'account',
+    targetId: tenant.accountId,
+    details: {},
+    prevHash: head!.hash,
+    hash: 'f'.repeat(64),
+  })
+  // The change itself succeeds: its event waits in audit_pending.
+  const member = await tenant.user(['member'])
+  const count = async () => rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from audit_pending where account_id = ${tenant.accountId}`))[0]!.n
+  t.equal(await count(), 1, 'the new user’s event is kept pending')
+
+  const page = await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/audit`, token: tenant.admin })
+  t.equal(page.status, 503)
+  t.equal(page.body.code, 'audit_unavailable')
+  t.equal(page.headers['retry-after'], '2')
+  t.notMatch(JSON.stringify(page.body), /audit_entries|duplicate|forger/, 'the problem says nothing of the cause')
+
+  const exported = await api.request({ method: 'GET', url: '/v1/me/export', token: member.token })
+  t.equal(exported.status, 503, 'an export without the pending events is not handed out')
+  t.equal(exported.body.code, 'audit_unavailable')
+
+  const verified = await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/audit/verify`, token: tenant.admin })
+  t.equal(verified.status, 200)
+  t.equal(verified.body.valid, false, 'the forged entry past the head breaks the chain')
+  t.equal(verified.body.firstInvalidSeq, head!.seq + 1)
+  t.equal(await count(), 1, 'still pending, not lost')
+
+  // Once the forged entry is gone, the next reader chains the pending event and is served.
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`alter table audit_entries disable trigger audit_entries_append_only`)
+    await tx.execute(sql`delete from audit_entries where account_id = ${tenant.accountId} and actor_id = 'forger'`)
+    await tx.execute(sql`alter table audit_entries enable trigger audit_entries_append_only`)
+  })
+  const entries = await allEntries(api, tenant)
+  t.ok(entries.some((entry) => entry.action === 'user.created' && entry.target.id === member.id), 'the pending event joined the trail')
+  t.equal(await count(), 0)
+  t.equal((await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/audit/verify`, token: tenant.admin })).body.valid, true)
 })

@@ -1,4 +1,5 @@
 import type { InTransaction } from '../../../db/client.js'
+import { DomainError } from '../../lib/errors.js'
 import { type AuditRepository, CHAIN_BATCH } from './audit.repository.js'
 
 const SWEEP_MS = 5_000
@@ -10,11 +11,12 @@ const SOON_MS = 20
  * runs: a caller of `flush` waits for a run that started after its commit (`soon` starts one and
  * does not wait), and runs never overlap, so a busy account commits many events per chain
  * transaction instead of one lock per change.
- * A failed run is logged, not thrown: the events are safe in audit_pending and the sweep chains
- * them (also those a stopped process left).
+ * A failed run is logged, not thrown to the writers: their events are safe in audit_pending and
+ * the sweep chains them (also those a stopped process left). A reader that must see every event
+ * (a page of the trail, a privacy export) calls `current`, which throws instead.
  */
 export function createAuditChainer(audit: AuditRepository, onError: (error: unknown) => void) {
-  const slots = new Map<string, { running: boolean; waiting: (() => void)[] }>()
+  const slots = new Map<string, Slot>()
   const pumping = new Set<Promise<void>>()
   const soonTimers = new Map<string, NodeJS.Timeout>()
   let sweeping: Promise<unknown> | undefined
@@ -28,22 +30,25 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
     }
   }
 
-  async function pump(accountId: string, slot: { running: boolean; waiting: (() => void)[] }) {
+  async function pump(accountId: string, slot: Slot) {
     slot.running = true
     while (slot.waiting.length > 0) {
       const batch = slot.waiting
       slot.waiting = []
+      let chained = true
       try {
         await drain(accountId)
       } catch (error) {
         onError(error)
+        chained = false
       }
-      for (const done of batch) done()
+      for (const done of batch) done(chained)
     }
     slots.delete(accountId)
   }
 
-  function flush(accountId: string): Promise<void> {
+  /** Resolves once a run that started after the call ended: true when it chained everything pending. */
+  function flush(accountId: string): Promise<boolean> {
     return new Promise((resolve) => {
       let slot = slots.get(accountId)
       if (!slot) {
@@ -72,6 +77,13 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
 
   return {
     flush,
+    /**
+     * Brings the account's trail up to date, or throws 503 `audit_unavailable`: a reader that
+     * went on after a failed run would serve a trail without the events still pending.
+     */
+    async current(accountId: string): Promise<void> {
+      if (!(await flush(accountId))) throw new AuditUnavailableError()
+    },
     /**
      * Starts a run within SOON_MS for events that already committed, without waiting for it: the
      * hot writes (a join, a consent) answer once their own statement commits, and the writes of
@@ -112,6 +124,19 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
         return result
       }
     },
+  }
+}
+
+interface Slot {
+  running: boolean
+  /** The callers waiting for the next run, told whether it chained everything pending. */
+  waiting: ((chained: boolean) => void)[]
+}
+
+/** The trail could not be brought up to date (its chaining run failed); a retry may succeed. */
+export class AuditUnavailableError extends DomainError {
+  constructor() {
+    super(503, 'audit_unavailable', 'The audit trail could not be brought up to date; retry after the pause in Retry-After')
   }
 }
 

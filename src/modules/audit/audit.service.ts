@@ -25,7 +25,7 @@ export function createAuditService(audit: AuditRepository, chainer: AuditChainer
   return {
     async list(principal: Principal, accountId: string, query: { limit: number; cursor?: string | undefined }) {
       requireAccountRole(principal, accountId, ['admin'])
-      await chainer.flush(accountId)
+      await chainer.current(accountId)
       const after = Number(decodeCursor(query.cursor, 'seq') ?? 0)
       const rows = await audit.page(accountId, after, query.limit + 1)
       return toPage(rows, query.limit, (row) => String(row.seq), toAuditEntry)
@@ -33,7 +33,8 @@ export function createAuditService(audit: AuditRepository, chainer: AuditChainer
 
     /**
      * Recomputes the chain from its start (the genesis, or the signed checkpoint the purge left):
-     * an edited, removed or reordered entry breaks it.
+     * an edited, removed or reordered entry breaks it. It checks what is chained even when the
+     * run before it failed: an entry forged past the head stops every run, and verify must say so.
      */
     async verify(principal: Principal, accountId: string) {
       requireAccountRole(principal, accountId, ['admin'])

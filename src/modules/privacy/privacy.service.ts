@@ -50,7 +50,10 @@ interface Deps {
   enqueue: (tx: Tx, requestId: string, accountId: string) => Promise<unknown>
   /** Signs a consent record's receipt, as the consent API does. */
   receiptOf: (row: AnsweredRecord, sha256: string | null) => string
-  /** Chains the account's pending audit events and waits: an export lists every committed event about the subject. */
+  /**
+   * Chains the account's pending audit events and waits: an export lists every committed event
+   * about the subject. Throws when they could not be chained (the export's attempt fails and is retried).
+   */
   chainAudit: (accountId: string) => Promise<void>
 }
 
