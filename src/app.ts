@@ -119,7 +119,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(database, { database: options.database })
   // Without an injected clock (tests move one by hand), instants come from the database's clock.
   const clock = options.clock ?? (await serverClock(app, options.database))
-  const services = createServices(options.database, clock, config, (error) => app.log.error({ error: loggableError(error) }, 'audit chaining failed; the sweep retries'))
+  const services = createServices(options.database, clock, config, (error, source) => app.log.error({ error: loggableError(error), source }, `${source} failed`))
   app.addHook('onClose', async () => services.stop())
   app.decorate('services', services)
   // Other processes' writes reach this process's caches through the database (src/lib/cache.ts).

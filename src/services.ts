@@ -44,7 +44,7 @@ import { createLegalHoldsService } from './modules/legal-holds/legal-holds.servi
 import { createRetentionRepository } from './modules/retention/retention.repository.js'
 import { createRetentionService } from './modules/retention/retention.service.js'
 import { createPrivacyRepository } from './modules/privacy/privacy.repository.js'
-import { createPrivacyService, PRIVACY_JOB } from './modules/privacy/privacy.service.js'
+import { createPrivacyService, PRIVACY_JOB, PRIVACY_JOB_ATTEMPTS } from './modules/privacy/privacy.service.js'
 import { DELIVERY_JOB, EVENTS_CHANNEL } from './modules/events/events.catalog.js'
 import { createEventRelay } from './modules/events/events.relay.js'
 import { createEventsRepository } from './modules/events/events.repository.js'
@@ -60,10 +60,11 @@ export function createServices(
   database: Database,
   clock: Clock,
   config: ServicesConfig,
-  onBackgroundError: (error: unknown) => void = (error) => console.error(error),
+  /** Background work that failed: which work (`source`: audit chaining, a job and its attempt, the event relay), and why. */
+  onBackgroundError: (error: unknown, source: string) => void = (error) => console.error(error),
 ) {
   const audit = createAuditRepository(database.db)
-  const auditChainer = createAuditChainer(audit, onBackgroundError)
+  const auditChainer = createAuditChainer(audit, (error) => onBackgroundError(error, 'audit chaining'))
   const cache = new CacheBus()
   // Every transaction drops the cache entries its writes changed and chains the audit events it
   // wrote, before it returns.
@@ -98,7 +99,7 @@ export function createServices(
   const blobs: BlobStore = config.blobStore?.kind === 's3' ? createS3BlobStore(config.blobStore) : createFileBlobStore(path.join(config.dataDir, 'blobs'))
   const retention = createRetentionService({ retention: createRetentionRepository(database.db), inTransaction, audit, blobs, receiptKey: receiptKeys.current, clock })
   // The one job runner: background work registers here (its loop is started by the server).
-  const jobs = createJobRunner(database.db, { onError: onBackgroundError })
+  const jobs = createJobRunner(database.db, { onError: (error, job) => onBackgroundError(error, job ? `job ${job.kind}, attempt ${job.attempts} of ${job.maxAttempts}` : 'job runner') })
   const purgeEvery = (config.purgeIntervalMinutes ?? 0) * 60
   if (purgeEvery > 0) jobs.register('retention.purge', async () => void (await retention.purge()), { leaseSeconds: 1800, everySeconds: purgeEvery })
   const jobsRepository = jobs.repository
@@ -112,7 +113,7 @@ export function createServices(
     audit,
     blobs,
     clock,
-    enqueue: (tx, requestId, accountId) => jobsRepository.enqueue(tx, { kind: PRIVACY_JOB, accountId, payload: { requestId } }),
+    enqueue: (tx, requestId, accountId) => jobsRepository.enqueue(tx, { kind: PRIVACY_JOB, accountId, payload: { requestId }, maxAttempts: PRIVACY_JOB_ATTEMPTS }),
     receiptOf: consents.receiptOf,
     chainAudit: auditChainer.current,
   })
@@ -135,7 +136,7 @@ export function createServices(
     // Other processes' streams wake through the database; this process's at once.
     notify: async (cursor) => void (await database.db.execute(sql`select pg_notify(${EVENTS_CHANNEL}, ${String(cursor)})`)),
     onStamped: () => jobs.poke(),
-    onError: onBackgroundError,
+    onError: (error) => onBackgroundError(error, 'event relay'),
   })
   return {
     audit: createAuditService(audit, auditChainer, receiptKeys.byKid),

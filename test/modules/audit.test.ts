@@ -1,6 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm'
 import t from 'tap'
-import { auditEntries, auditHeads, users } from '../../db/schema/index.js'
+import { auditEntries, auditHeads, jobs, users } from '../../db/schema/index.js'
+import { entryHash } from '../../src/modules/audit/audit.chain.js'
+import { PRIVACY_JOB, PRIVACY_JOB_ATTEMPTS } from '../../src/modules/privacy/privacy.service.js'
 import { rowsOf } from '../../db/client.js'
 import { sqlState } from '../../src/lib/errors.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
@@ -390,55 +392,83 @@ t.test('a member gets 403 on the audit routes; another account and the platform 
   }
 })
 
-t.test('a trail that cannot be brought up to date is not served: its page and an export answer 503, verify names the forged entry, nothing pending is lost', async (t) => {
+t.test('a trail that cannot be brought up to date is not served: its page and an export answer 503, a request’s work is retried, verify names the forged entry, nothing pending is lost', async (t) => {
   const api = await buildTestApp(t)
   const tenant = await createTenant(api)
-  const head = await headOf(tenant.accountId)
+  const member = await tenant.user(['member'])
+  const filed = await api.request({ method: 'POST', url: '/v1/me/privacy-requests', token: member.token, body: { type: 'access' } })
+  t.equal(filed.status, 201)
+  const head = (await headOf(tenant.accountId))!
   const { db } = await testDatabase()
-  // An entry written past the head behind the chainer's back: every chaining run now fails on its seq.
-  await db.insert(auditEntries).values({
+  // An entry written past the head behind the chainer's back, hashed as the chain would: it
+  // stops every chaining run (its seq is taken) and only its place gives it away.
+  const forged = {
     accountId: tenant.accountId,
-    seq: head!.seq + 1,
+    seq: head.seq + 1,
     id: '01a24c00-0000-7000-8000-000000000001',
     at: new Date(),
-    actorType: 'system',
+    actorType: 'system' as const,
     actorId: 'forger',
     action: 'forged',
     targetType: 'account',
     targetId: tenant.accountId,
     details: {},
-    prevHash: head!.hash,
-    hash: 'f'.repeat(64),
-  })
-  // The change itself succeeds: its event waits in audit_pending.
-  const member = await tenant.user(['member'])
-  const count = async () => rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from audit_pending where account_id = ${tenant.accountId}`))[0]!.n
-  t.equal(await count(), 1, 'the new user’s event is kept pending')
+  }
+  await db.insert(auditEntries).values({ ...forged, prevHash: head.hash, hash: entryHash(head.hash, forged) })
+  const forgedRows = async () => (await db.select().from(auditEntries).where(and(eq(auditEntries.accountId, tenant.accountId), eq(auditEntries.actorId, 'forger')))).length
+  const pending = async () => rowsOf<{ n: number }>(await db.execute(sql`select count(*)::int as n from audit_pending where account_id = ${tenant.accountId}`))[0]!.n
+
+  // The change itself succeeds; its event waits in audit_pending.
+  const renamed = await api.request({ method: 'PATCH', url: `/v1/accounts/${tenant.accountId}/users/${member.id}`, token: tenant.admin, body: { displayName: 'Renamed' } })
+  t.equal(renamed.status, 200)
+  t.equal(await pending(), 1, 'the rename’s event is kept pending')
 
   const page = await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/audit`, token: tenant.admin })
   t.equal(page.status, 503)
-  t.equal(page.body.code, 'audit_unavailable')
   t.equal(page.headers['retry-after'], '2')
-  t.notMatch(JSON.stringify(page.body), /audit_entries|duplicate|forger/, 'the problem says nothing of the cause')
+  t.same(page.body, {
+    type: 'urn:consentry:problem:audit_unavailable',
+    title: 'Service Unavailable',
+    status: 503,
+    code: 'audit_unavailable',
+    detail: 'The audit trail could not be brought up to date; retry after the pause in Retry-After',
+  })
 
   const exported = await api.request({ method: 'GET', url: '/v1/me/export', token: member.token })
-  t.equal(exported.status, 503, 'an export without the pending events is not handed out')
+  t.equal(exported.status, 503, 'an export without the pending event is not handed out')
   t.equal(exported.body.code, 'audit_unavailable')
+
+  // The request's work fails its attempt and waits for the next; nothing is stored.
+  await api.app.services.jobs.runDue()
+  const jobOf = async () =>
+    (await db.select().from(jobs).where(and(eq(jobs.kind, PRIVACY_JOB), sql`${jobs.payload} ->> 'requestId' = ${filed.body.id}`)))[0]!
+  const failed = await jobOf()
+  t.match(failed, { status: 'queued', attempts: 1, maxAttempts: PRIVACY_JOB_ATTEMPTS })
+  t.match(failed.lastError, /^\{"type":"AuditUnavailableError"/, 'the attempt failed on the trail')
+  const mine = async () => (await api.request({ method: 'GET', url: '/v1/me/privacy-requests', token: member.token })).body.items[0]
+  t.match(await mine(), { id: filed.body.id, status: 'in_progress', exportAvailable: false })
 
   const verified = await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/audit/verify`, token: tenant.admin })
   t.equal(verified.status, 200)
-  t.equal(verified.body.valid, false, 'the forged entry past the head breaks the chain')
-  t.equal(verified.body.firstInvalidSeq, head!.seq + 1)
-  t.equal(await count(), 1, 'still pending, not lost')
+  t.match(verified.body, { valid: false, firstInvalidSeq: head.seq + 1, headSeq: head.seq }, 'the entry past the head is named')
+  t.equal((await headOf(tenant.accountId))!.seq, head.seq, 'the head did not move')
+  t.equal(await forgedRows(), 1)
+  t.equal(await pending(), 2, 'the rename’s event and the request’s move to in_progress are still pending, not lost')
 
-  // Once the forged entry is gone, the next reader chains the pending event and is served.
+  // Once the forged entry is gone, the next run chains the pending events and everything is served.
   await db.transaction(async (tx) => {
     await tx.execute(sql`alter table audit_entries disable trigger audit_entries_append_only`)
     await tx.execute(sql`delete from audit_entries where account_id = ${tenant.accountId} and actor_id = 'forger'`)
     await tx.execute(sql`alter table audit_entries enable trigger audit_entries_append_only`)
   })
-  const entries = await allEntries(api, tenant)
-  t.ok(entries.some((entry) => entry.action === 'user.created' && entry.target.id === member.id), 'the pending event joined the trail')
-  t.equal(await count(), 0)
+  await db.update(jobs).set({ runAt: sql`now()` }).where(eq(jobs.id, failed.id))
+  await api.app.services.jobs.runDue()
+  t.match(await mine(), { id: filed.body.id, status: 'completed', exportAvailable: true })
+  const document = await api.request({ method: 'GET', url: `/v1/me/privacy-requests/${filed.body.id}/export`, token: member.token })
+  t.equal(document.status, 200)
+  const about = document.body.categories.find((category: { category: string }) => category.category === 'audit_entries')
+  t.ok(about.items.some((item: { action: string }) => item.action === 'user.updated'), 'the export holds the event that was pending')
+  t.equal(await pending(), 0)
+  t.ok(await allEntries(api, tenant), 'the trail is served again')
   t.equal((await api.request({ method: 'GET', url: `/v1/accounts/${tenant.accountId}/audit/verify`, token: tenant.admin })).body.valid, true)
 })

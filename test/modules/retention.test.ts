@@ -4,7 +4,8 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import { and, eq, sql } from 'drizzle-orm'
 import t, { type Test } from 'tap'
-import { attentionSpans, consentRecords, idempotencyKeys, mediaDiagnostics, recordings, transcripts } from '../../db/schema/index.js'
+import { attentionSpans, auditCheckpoints, auditEntries, auditHeads, consentRecords, idempotencyKeys, mediaDiagnostics, recordings, transcripts } from '../../db/schema/index.js'
+import { entryHash } from '../../src/modules/audit/audit.chain.js'
 import { newId } from '../../src/lib/ids.js'
 import type { PurgeReport } from '../../src/modules/retention/retention.service.js'
 import { TestClock } from '../helpers/clock.js'
@@ -287,6 +288,35 @@ t.test('P-RET-3: the audit trail keeps its floor, is cut from its start behind a
   await db.execute(sql`update audit_checkpoints set hash = ${'f'.repeat(64)} where account_id = ${acc}`)
   const forged = await ctx.get(`/v1/accounts/${acc}/audit/verify`, ctx.tenant.admin)
   t.equal(forged.body.valid, false, 'a checkpoint whose signature does not match fails verification')
+})
+
+t.test('P-RET-3: the purge never cuts past the head: an entry written behind the chain’s back stays, and no checkpoint vouches for it', async (t) => {
+  const ctx = await setup(t)
+  const acc = ctx.tenant.accountId
+  const { db } = await testDatabase()
+  await chainedTrail(db, acc)
+  const [head] = await db.select().from(auditHeads).where(eq(auditHeads.accountId, acc))
+  const forged = {
+    accountId: acc,
+    seq: head!.seq + 1,
+    id: newId(Date.parse(T0)),
+    at: new Date(T0),
+    actorType: 'system' as const,
+    actorId: 'forger',
+    action: 'forged',
+    targetType: 'account',
+    targetId: acc,
+    details: {},
+  }
+  await db.insert(auditEntries).values({ ...forged, prevHash: head!.hash, hash: entryHash(head!.hash, forged) })
+  // Far past every period: the whole chained trail may go, the forged entry may not.
+  await ctx.purge(Date.parse(T0) + 4000 * DAY_MS)
+  const [checkpoint] = await db.select().from(auditCheckpoints).where(eq(auditCheckpoints.accountId, acc))
+  t.equal(checkpoint!.seq, head!.seq, 'the checkpoint is the head, not the entry past it')
+  const left = await db.select().from(auditEntries).where(eq(auditEntries.accountId, acc))
+  t.same(left.map((entry) => entry.actorId), ['forger'], 'the chained trail went; the forged entry is still there to be found')
+  const verify = await ctx.get(`/v1/accounts/${acc}/audit/verify`, ctx.tenant.admin)
+  t.match(verify.body, { valid: false, firstInvalidSeq: head!.seq + 1, checkpointSeq: head!.seq })
 })
 
 t.test('P-RET-3: the append-only evidence refuses UPDATE and DELETE but for the purge, and only past the period', async (t) => {

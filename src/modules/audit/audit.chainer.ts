@@ -47,7 +47,7 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
     slots.delete(accountId)
   }
 
-  /** Resolves once a run that started after the call ended: true when it chained everything pending. */
+  /** Resolves when a run that started after this call has finished: true if it chained everything pending. */
   function flush(accountId: string): Promise<boolean> {
     return new Promise((resolve) => {
       let slot = slots.get(accountId)
@@ -112,7 +112,10 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
       }
       while (pumping.size > 0) await Promise.all([...pumping])
     },
-    /** A transaction runner whose transactions chain their audit events before they return. */
+    /**
+     * A transaction runner whose transactions wait for a run that chains their audit events
+     * before they return; a failed run is logged and leaves the events pending, the change stands.
+     */
     wrap(inTransaction: InTransaction): InTransaction {
       return async (work) => {
         const accounts = new Set<string>()
@@ -133,7 +136,11 @@ interface Slot {
   waiting: ((chained: boolean) => void)[]
 }
 
-/** The trail could not be brought up to date (its chaining run failed); a retry may succeed. */
+/**
+ * The trail could not be brought up to date: its chaining run failed. A passing fault (the
+ * database) clears by itself; one that does not (an entry written past the head) is in the
+ * service's log, and needs an operator.
+ */
 export class AuditUnavailableError extends DomainError {
   constructor() {
     super(503, 'audit_unavailable', 'The audit trail could not be brought up to date; retry after the pause in Retry-After')

@@ -62,9 +62,10 @@ export function createAuditService(audit: AuditRepository, chainer: AuditChainer
         if (rows.length < VERIFY_BATCH) break
       }
       const headSeq = head?.seq ?? 0
-      // Entries missing from the end show up as a head that points past the last entry.
+      // Entries missing from the end show up as a head that points past the last entry; an entry
+      // written past the head, as entries the head does not reach (the first of them is named).
       const tailIntact = headSeq === expectedSeq - 1 && (head?.hash ?? GENESIS_HASH) === prevHash
-      return { valid: tailIntact, entriesChecked: checked, firstInvalidSeq: tailIntact ? null : expectedSeq, headSeq, checkpointSeq }
+      return { valid: tailIntact, entriesChecked: checked, firstInvalidSeq: tailIntact ? null : Math.min(expectedSeq, headSeq + 1), headSeq, checkpointSeq }
     },
   }
 }

@@ -24,6 +24,12 @@ const RESTRICTED_SETTINGS = CATALOG.filter((definition) => definition.stopsWhile
 const DAY_MS = 86_400_000
 const EXPORT_DAYS = 30
 export const PRIVACY_JOB = 'privacy_request.work'
+/**
+ * A request's work is retried, at most hourly after the first hour, for about the month the law
+ * gives it: a failure that needs an operator (an audit trail that cannot be chained) must not
+ * leave the request in progress with nobody working on it. An admin sees it overdue meanwhile.
+ */
+export const PRIVACY_JOB_ATTEMPTS = 720
 
 /** The moves a request may make; anything else is 409 invalid_transition. */
 const TRANSITIONS: Record<PrivacyRequestStatus, readonly PrivacyRequestStatus[]> = {
@@ -52,7 +58,8 @@ interface Deps {
   receiptOf: (row: AnsweredRecord, sha256: string | null) => string
   /**
    * Chains the account's pending audit events and waits: an export lists every committed event
-   * about the subject. Throws when they could not be chained (the export's attempt fails and is retried).
+   * about the subject. Throws 503 audit_unavailable when they could not be chained: a request's
+   * work fails its attempt and is retried, `GET /v1/me/export` answers 503.
    */
   chainAudit: (accountId: string) => Promise<void>
 }

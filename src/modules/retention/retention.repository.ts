@@ -227,13 +227,15 @@ export function createRetentionRepository(db: Db) {
 
     /**
      * The last audit entry that may go: every entry up to it is older than the cutoff and none is
-     * held (the trail is cut only from its start). Undefined when nothing may go.
+     * held (the trail is cut only from its start), and it is not past the head: an entry written
+     * behind the chain's back must not disappear under a signed checkpoint. Undefined when nothing may go.
      */
     async auditCut(accountId: string, cutoff: Date, asOf: Date, tx: Executor = db): Promise<{ first: number; cut: number } | undefined> {
       const [row] = rowsOf<{ first: string | number | null; keep: string | number | null; last: string | number | null }>(
         await tx.execute(sql`select
             (select min(x.seq) from audit_entries as x where x.account_id = ${accountId}) as first,
-            (select max(x.seq) from audit_entries as x where x.account_id = ${accountId}) as last,
+            least((select max(x.seq) from audit_entries as x where x.account_id = ${accountId}),
+              (select h.seq from audit_heads as h where h.account_id = ${accountId})) as last,
             (select min(x.seq) from audit_entries as x where x.account_id = ${accountId} and (x.at > ${ts(cutoff)}
               or exists (select 1 from legal_holds as h where h.account_id = x.account_id and ${activeHold(asOf)} and (${auditHeldBy})))) as keep`),
       )
