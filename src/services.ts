@@ -115,7 +115,7 @@ export function createServices(
     clock,
     enqueue: (tx, requestId, accountId) => jobsRepository.enqueue(tx, { kind: PRIVACY_JOB, accountId, payload: { requestId }, maxAttempts: PRIVACY_JOB_ATTEMPTS }),
     receiptOf: consents.receiptOf,
-    chainAudit: auditChainer.current,
+    auditCurrent: auditChainer.current,
   })
   jobs.register(PRIVACY_JOB, (job) => privacy.work(job.accountId!, job.payload.requestId as string), { leaseSeconds: 600 })
   const eventsRepository = createEventsRepository(database.db)

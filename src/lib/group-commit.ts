@@ -49,7 +49,6 @@ export class GroupCommit<I, O> {
 
   private flush() {
     this.scheduled = false
-    if (this.inFlight >= this.maxInFlight) return
     const turn = this.waiting
     this.waiting = []
     this.inFlight++

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { attentionSpans, screenShares } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // Attention tracking (issue 6): screen-share intervals, focus events accepted only when every
 // attention rule holds at the event's instant (P-ATT-1, P-ATT-2, P-ATT-4, P-MIN-1,
@@ -160,11 +160,6 @@ async function shareRows(accountId: string, meetingId: string) {
   return rows.sort((x, y) => x.startedAt.getTime() - y.startedAt.getTime())
 }
 
-async function auditRows(accountId: string, action: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 /** A span row as [participant, lostAt, regainedAt, expiresAt] (null while open). */
 const rowView = (row: typeof attentionSpans.$inferSelect) => [row.participantId, row.lostAt.toISOString(), row.regainedAt?.toISOString() ?? null, row.expiresAt?.toISOString() ?? null]

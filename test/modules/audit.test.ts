@@ -6,7 +6,7 @@ import { PRIVACY_JOB, PRIVACY_JOB_ATTEMPTS } from '../../src/modules/privacy/pri
 import { rowsOf } from '../../db/client.js'
 import { sqlState } from '../../src/lib/errors.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 const unique = () => Math.random().toString(36).slice(2)
 const GENESIS = '0'.repeat(64)
@@ -38,11 +38,6 @@ async function allEntries(api: TestApp, tenant: Tenant, limit = 100): Promise<En
   return entries
 }
 
-async function auditRows(accountId: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.sort((x, y) => x.seq - y.seq)
-}
 
 async function headOf(accountId: string) {
   const { db } = await testDatabase()

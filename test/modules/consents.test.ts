@@ -6,7 +6,7 @@ import type { Clock } from '../../src/lib/clock.js'
 import { newId } from '../../src/lib/ids.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
 import { checkResponse } from '../helpers/openapi.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // Consent records (issue 5 item 2; P-DSR-7, P-MIN-1, P-GOV-3): who may answer for a participant,
 // what an answer must name, the signed receipt (verified here with node:crypto alone, against the
@@ -149,11 +149,6 @@ async function consentRows(accountId: string, meetingId?: string) {
     .sort((x, y) => x.at.getTime() - y.at.getTime() || (x.id < y.id ? -1 : 1))
 }
 
-async function auditRows(accountId: string, action: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 /** The SQLSTATE of a database error and its messages, through drizzle's wrappers; undefined when it succeeded. */
 async function failure(work: Promise<unknown>): Promise<{ state: string | undefined; messages: string } | undefined> {

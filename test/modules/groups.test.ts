@@ -2,7 +2,7 @@ import { and, eq } from 'drizzle-orm'
 import t from 'tap'
 import { groupMembers, groups } from '../../db/schema/index.js'
 import { buildTestApp, createTenant, type TestApp, testDatabase } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows as auditActions } from '../helpers/audit.js'
 
 async function groupRows(accountId: string) {
   const { db } = await testDatabase()
@@ -17,11 +17,6 @@ async function memberRows(accountId: string, groupId: string) {
     .where(and(eq(groupMembers.accountId, accountId), eq(groupMembers.groupId, groupId)))
 }
 
-async function auditActions(accountId: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.sort((x, y) => x.seq - y.seq)
-}
 
 function createGroup(api: TestApp, accountId: string, token: string, body: Record<string, unknown>) {
   return api.request({ method: 'POST', url: `/v1/accounts/${accountId}/groups`, token, body })

@@ -4,7 +4,7 @@ import { verifyPasscode } from '../../src/lib/passcode.js'
 import { meetings, presenceIntervals } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // Meetings (issue 4): create, read, update, cancel, list with from/to and cursor pagination, the
 // lifecycle scheduled → live → ended / scheduled → cancelled with server-clock instants, the
@@ -111,11 +111,6 @@ async function meetingRow(accountId: string, meetingId: string) {
   return row
 }
 
-async function auditRows(accountId: string, action?: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => action === undefined || row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 async function stayRows(accountId: string, meetingId: string) {
   const { db } = await testDatabase()

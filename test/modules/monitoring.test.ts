@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { consentClientDetails, consentRecords, mediaDiagnostics } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // Media-traffic monitoring (issue 6): opting in and out as media_monitoring consent records
 // (P-MED-1, audited), the account's switch-off that overrides every opt-in (P-MED-2), quality
@@ -111,11 +111,6 @@ async function monitoringRecords(accountId: string, userId: string) {
   return rows.map(({ record, client }) => ({ ...record, clientNetwork: client?.clientNetwork ?? null })).sort((x, y) => x.at.getTime() - y.at.getTime())
 }
 
-async function auditRows(accountId: string, action: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 function problem(t: Test, res: Res, status: number, code: string, label: string) {
   t.equal(res.status, status, `${label}: status ${status}`, { body: res.body })

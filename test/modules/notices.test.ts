@@ -4,7 +4,7 @@ import t, { type Test } from 'tap'
 import { notices, noticeVersions } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // Notices (issue 5 item 1, P-GOV-3): an admin creates a notice per kind and locale (its version
 // 1) and publishes immutable, numbered versions carrying the sha-256 of their text; a meeting
@@ -108,11 +108,6 @@ async function versionRows(accountId: string, noticeId?: string) {
   return rows.sort((x, y) => x.version - y.version)
 }
 
-async function auditRows(accountId: string, action: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 /** The SQLSTATE and messages of a database error, through the wrappers drizzle puts around it. */
 function dbFailure(error: unknown): { state: string | undefined; messages: string } {

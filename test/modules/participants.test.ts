@@ -4,7 +4,7 @@ import { auditEntries, auditPending, participants, presenceIntervals } from '../
 import { rowsOf } from '../../db/client.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // Participation (issue 4): joins, leaves and rejoins as presence intervals with server-clock
 // instants (P-REC-7), guests and minors (P-MIN-1), the passcode check, what the join answer tells
@@ -129,11 +129,6 @@ async function stayRows(accountId: string, meetingId: string) {
   return rows.sort((x, y) => x.joinedAt.getTime() - y.joinedAt.getTime())
 }
 
-async function auditRows(accountId: string, action: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 function problem(t: Test, res: Res, status: number, code: string, label = '') {
   t.equal(res.status, status, `${label} status ${status}`.trim(), { body: res.body })

@@ -3,7 +3,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js'
 import t, { type Test } from 'tap'
 import { consentRecords, settingLocks, settingValues } from '../../db/schema/index.js'
 import { buildTestApp, countQueries, createTenant, type Tenant, type TestApp, testDatabase } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { auditRows } from '../helpers/audit.js'
 
 // The settings engine: catalogue, layered resolution with provenance, fixed and floor locks,
 // privacy signals (Sec-GPC, DNT), validation, tenancy and the two-round-trip effective read.
@@ -104,11 +104,6 @@ async function consentRows(accountId: string, userId: string) {
   return rows.sort((x, y) => x.at.getTime() - y.at.getTime())
 }
 
-async function auditRows(accountId: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.sort((x, y) => x.seq - y.seq)
-}
 
 /** The first problem item, with the 409/400 basics checked. */
 function problemItem(t: Test, res: { status: number; body: any }, status: number, code: string) {

@@ -3,7 +3,7 @@ import t, { type Test } from 'tap'
 import { consentGrants, transcripts } from '../../db/schema/index.js'
 import type { Clock } from '../../src/lib/clock.js'
 import { buildTestApp, createTenant, platformToken, type Tenant, type TestApp, testDatabase, tokenFor } from '../helpers/app.js'
-import { chainedTrail } from '../helpers/audit.js'
+import { chainedTrail, auditRows } from '../helpers/audit.js'
 
 // Transcripts (issue 5, items 5 and 7): the switch, segment validation, the transcript-scope
 // gate per speaker over their own segments (P-REC-2, rule 7) with refusal or redaction, who
@@ -163,11 +163,6 @@ async function grantRows(accountId: string, meetingId: string, scope: 'recording
   return rows.filter((row) => row.scope === scope)
 }
 
-async function auditRows(accountId: string, action: string) {
-  const { db } = await testDatabase()
-  const rows = await chainedTrail(db, accountId)
-  return rows.filter((row) => row.action === action).sort((x, y) => x.seq - y.seq)
-}
 
 function problem(t: Test, res: Res, status: number, code: string, label = '') {
   t.equal(res.status, status, `${label} status ${status}`.trim(), { body: res.body })

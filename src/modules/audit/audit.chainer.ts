@@ -1,6 +1,6 @@
 import type { InTransaction } from '../../../db/client.js'
 import { DomainError } from '../../lib/errors.js'
-import { type AuditRepository, CHAIN_BATCH } from './audit.repository.js'
+import type { AuditRepository } from './audit.repository.js'
 
 const SWEEP_MS = 5_000
 /** How long a hot write's run waits for company: under load, one run per account per this. */
@@ -22,14 +22,6 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
   let sweeping: Promise<unknown> | undefined
   let stopped = false
 
-  // A run chains what committed before it started; the callers it serves committed before that.
-  // Only a full batch means more may be waiting (an empty run was a whole transaction per flush).
-  async function drain(accountId: string) {
-    while ((await audit.chain(accountId)) === CHAIN_BATCH) {
-      // a full batch: there may be more
-    }
-  }
-
   async function pump(accountId: string, slot: Slot) {
     slot.running = true
     while (slot.waiting.length > 0) {
@@ -37,7 +29,8 @@ export function createAuditChainer(audit: AuditRepository, onError: (error: unkn
       slot.waiting = []
       let chained = true
       try {
-        await drain(accountId)
+        // A run chains what committed before it started; the callers it serves committed before that.
+        await audit.chainAll(accountId)
       } catch (error) {
         onError(error)
         chained = false

@@ -22,7 +22,7 @@ export interface AuditEvent {
   details?: Record<string, unknown>
 }
 
-export const CHAIN_BATCH = 500
+const CHAIN_BATCH = 500
 
 export function createAuditRepository(db: Db) {
   const touched = new WeakMap<Executor, Set<string>>()
@@ -121,6 +121,16 @@ export function createAuditRepository(db: Db) {
           update audit_heads set seq = ${seq}, hash = ${hash} where account_id = ${accountId}`)
         return pending.length
       })
+    },
+
+    /**
+     * Chains everything of the account that committed before the call: batches until one comes
+     * back short (only a full batch means more may be waiting).
+     */
+    async chainAll(accountId: string): Promise<void> {
+      while ((await this.chain(accountId)) === CHAIN_BATCH) {
+        // a full batch: there may be more
+      }
     },
 
     /** Accounts with events waiting (what a stopped process left behind). */

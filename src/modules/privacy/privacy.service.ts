@@ -61,7 +61,7 @@ interface Deps {
    * about the subject. Throws 503 audit_unavailable when they could not be chained: a request's
    * work fails its attempt and is retried, `GET /v1/me/export` answers 503.
    */
-  chainAudit: (accountId: string) => Promise<void>
+  auditCurrent: (accountId: string) => Promise<void>
 }
 
 interface Withheld {
@@ -108,7 +108,7 @@ const subjectOf = (row: PrivacyRequestRow): Subject =>
  * in the request's history and in the audit trail.
  */
 export function createPrivacyService(deps: Deps) {
-  const { inTransaction, privacy, accounts, users, meetings, settings, audit, blobs, clock, enqueue, chainAudit } = deps
+  const { inTransaction, privacy, accounts, users, meetings, settings, audit, blobs, clock, enqueue, auditCurrent } = deps
 
   async function present(rows: PrivacyRequestRow[], accountId: string) {
     const ids = rows.map((row) => row.id)
@@ -183,7 +183,7 @@ export function createPrivacyService(deps: Deps) {
   // ---- The work of each type ----
 
   async function buildExport(subject: Subject): Promise<ExportDocument> {
-    await chainAudit(subject.accountId)
+    await auditCurrent(subject.accountId)
     const data = await privacy.gather(subject)
     const meta = (category: string) => {
       const entry = PERSONAL_DATA.find((candidate) => candidate.category === category)!
