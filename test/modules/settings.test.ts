@@ -867,6 +867,31 @@ t.test('P-SET-5: Sec-GPC: 1 turns targeted ads off over an earlier opt-in, with 
   t.match(records[1], { method: 'gpc_signal', scope: key, decision: 'withdrawn' })
 })
 
+t.test('P-GOV-4: sharing personal data with third parties is the user’s explicit opt-in alone, and Sec-GPC: 1 withdraws it', async (t) => {
+  const tenant = await createTenant(api)
+  const member = await tenant.user(['member'])
+  const key = 'privacy.data_sharing'
+
+  // Nobody but the user gives it: not the account, not an admin on the user's behalf.
+  for (const url of [accountUrl(tenant), userUrl(tenant, member.id)]) {
+    const byAdmin = await patch(url, tenant.admin, { values: { [key]: true } })
+    t.equal(byAdmin.status, 400, url)
+    t.equal(byAdmin.body.errors[0].code, 'opt_in_reserved_to_user', url)
+  }
+  t.same((await myEffective(member.token))[key]?.value, false, 'off while the user has not opted in')
+  t.same(await consentRows(tenant.accountId, member.id), [], 'and nothing on record as consent')
+
+  t.equal((await patchMe(member.token, { [key]: true })).status, 200)
+  t.match((await myEffective(member.token))[key], { value: true, source: { layer: 'user', id: member.id, origin: 'explicit' } }, 'on by the user’s own choice')
+
+  // The signal withdraws it over the opt-in, as a consent record of its own.
+  t.equal((await get('/v1/me', member.token, { 'sec-gpc': '1' })).status, 200)
+  t.match((await myEffective(member.token))[key], { value: false, source: { layer: 'user', id: member.id, origin: 'gpc_signal' } })
+  const records = await consentRows(tenant.accountId, member.id)
+  t.equal(records.length, 1)
+  t.match(records[0], { userId: member.id, method: 'gpc_signal', scope: key, decision: 'withdrawn' })
+})
+
 t.test('P-SET-5: DNT: 1 turns analytics off the same way, with a dnt_signal consent record', async (t) => {
   const tenant = await createTenant(api)
   const member = await tenant.user(['member'])
